@@ -1,0 +1,26 @@
+//! Called from the `build.rs` of every crate that links libtorch (the core
+//! crate, the CLI and module binaries), so that their binaries and test
+//! executables find libtorch without `LD_LIBRARY_PATH`.
+
+use std::path::Path;
+
+/// Emits the linker arguments for the calling package.
+///
+/// The package must depend on `torch-sys` directly: Cargo passes
+/// `DEP_TCH_LIBTORCH_LIB` (torch-sys declares `links = "tch"`) only to direct
+/// dependents. Two things are added:
+/// - an rpath to libtorch's directory, so installed binaries start anywhere;
+/// - `libtorch_cuda` with `--no-as-needed` when the libtorch has CUDA,
+///   because nothing references its symbols directly and the linker would
+///   otherwise drop it, leaving CUDA unusable at run time.
+pub fn link_libtorch() {
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        println!("cargo:warning=DEP_TCH_LIBTORCH_LIB not set: no rpath to libtorch");
+        return;
+    };
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    if Path::new(&lib).join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
+}

@@ -1,0 +1,1 @@
+fn main() { deepneuro_build_support::link_libtorch(); }
