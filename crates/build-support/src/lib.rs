@@ -24,3 +24,17 @@ pub fn link_libtorch() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }
 }
+
+/// The version string of the libtorch being linked (`2.11.0+cu130`), read
+/// from the `version.py` of the torch package it belongs to, or `unknown`.
+pub fn libtorch_version() -> String {
+    std::env::var("DEP_TCH_LIBTORCH_LIB")
+        .ok()
+        .and_then(|lib| std::fs::read_to_string(Path::new(&lib).join("../version.py")).ok())
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("__version__ = "))
+                .map(|v| v.trim().trim_matches(['\'', '"']).to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}

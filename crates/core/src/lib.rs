@@ -1,1 +1,21 @@
+//! The one crate that links libtorch (through `tch`).
+//!
+//! It turns [`Volume`]s into tensors and back, picks the compute device, and
+//! reports what the linked libtorch can do. Crates that only handle volumes,
+//! formats and image operations never depend on it, so they build and test
+//! without libtorch (ARCHITECTURE.md; CI checks it with `cargo tree`).
+
+mod device;
+mod tensor;
+
+pub use device::{cpu_threads, describe_runtime, parse_device, DeviceError, RuntimeInfo};
+pub use tensor::{as_tensor, to_tensor, volume_from_tensor, BorrowedTensor, TensorError};
 pub use tch;
+
+use deepneuro_volume::Volume;
+
+/// The libtorch version this build links, e.g. `2.11.0+cu130`.
+pub const LIBTORCH_VERSION: &str = env!("DEEPNEURO_LIBTORCH_VERSION");
+
+/// Convenience re-export so callers need not name the volume crate.
+pub type CoreVolume = Volume;

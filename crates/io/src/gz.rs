@@ -45,7 +45,10 @@ pub fn decompress(path: &Path, input: &[u8]) -> Result<Vec<u8>, IoError> {
     } else {
         0
     };
-    let mut out: Vec<u8> = Vec::with_capacity(isize_hint.max(n * 2).max(1024));
+    // The trailer is untrusted: deflate cannot expand more than 1032-fold, so
+    // a larger claim is a lie and must not drive the first allocation.
+    let first_guess = isize_hint.min(n.saturating_mul(1032));
+    let mut out: Vec<u8> = Vec::with_capacity(first_guess.max(n * 2).max(1024));
     let mut pos = 0usize;
     while pos < n {
         if input[pos..].iter().all(|&b| b == 0) {

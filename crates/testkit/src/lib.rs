@@ -161,7 +161,8 @@ pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], tol: f64) {
             continue;
         }
         let err = (a - b).abs() / b.abs().max(1.0);
-        if !(err <= worst.1) {
+        // A NaN error (one side NaN) must count as the worst.
+        if err > worst.1 || err.is_nan() {
             worst = (i, err);
         }
     }

@@ -11,7 +11,7 @@ pub enum VolumeError {
         expected: usize,
     },
     #[error("affine is not finite or its last row is not [0, 0, 0, 1]: {0:?}")]
-    BadAffine([[f64; 4]; 4]),
+    BadAffine(Box<[[f64; 4]; 4]>),
     #[error("shape {0:?} has a zero-length axis")]
     EmptyShape([usize; 4]),
     #[error("orientation {0:?} is not a permutation of the three spatial axes")]

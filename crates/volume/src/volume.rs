@@ -36,7 +36,7 @@ fn check_affine(affine: &Affine) -> Result<(), VolumeError> {
                 *v = affine[(i, j)];
             }
         }
-        return Err(VolumeError::BadAffine(rows));
+        return Err(VolumeError::BadAffine(Box::new(rows)));
     }
     Ok(())
 }

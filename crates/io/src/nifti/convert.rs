@@ -23,7 +23,12 @@ macro_rules! decode {
 
 /// Decodes `bytes` of `dtype` into f32, applying `value * slope + inter` in
 /// double precision first, as nibabel's `get_fdata()` does.
-pub fn to_f32(bytes: &[u8], dtype: DType, big_endian: bool, scaling: Option<(f64, f64)>) -> Vec<f32> {
+pub fn to_f32(
+    bytes: &[u8],
+    dtype: DType,
+    big_endian: bool,
+    scaling: Option<(f64, f64)>,
+) -> Vec<f32> {
     // The unscaled 8- and 16-bit and f32 cases dominate real data; they
     // convert exactly without the detour through f64.
     if scaling.is_none() || scaling == Some((1.0, 0.0)) {

@@ -137,7 +137,11 @@ impl Header {
                 )))
             }
         };
-        let need = if version == 1 { NIFTI1_SIZE } else { NIFTI2_SIZE };
+        let need = if version == 1 {
+            NIFTI1_SIZE
+        } else {
+            NIFTI2_SIZE
+        };
         if b.len() < need {
             return Err(HeaderError::Bad(format!(
                 "file is {} bytes, shorter than the {need}-byte NIfTI-{version} header",
@@ -240,9 +244,12 @@ impl Header {
         let channels = (4..=7).map(get).try_fold(1i64, |a, d| a.checked_mul(d));
         let total = used.iter().try_fold(1i64, |a, &d| a.checked_mul(d));
         match (channels, total) {
-            (Some(c), Some(t)) if t <= (1i64 << 40) => {
-                Ok([c as usize, get(1) as usize, get(2) as usize, get(3) as usize])
-            }
+            (Some(c), Some(t)) if t <= (1i64 << 40) => Ok([
+                c as usize,
+                get(1) as usize,
+                get(2) as usize,
+                get(3) as usize,
+            ]),
             _ => Err(dims_err("more than 2^40 voxels")),
         }
     }
@@ -315,8 +322,13 @@ impl Header {
 }
 
 /// Float arithmetic shared by the f32 and f64 qform paths.
-trait Real: Copy + std::ops::Mul<Output = Self> + std::ops::Add<Output = Self>
-    + std::ops::Sub<Output = Self> + std::ops::Div<Output = Self> + PartialOrd
+trait Real:
+    Copy
+    + std::ops::Mul<Output = Self>
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Div<Output = Self>
+    + PartialOrd
 {
     const ZERO: Self;
     const ONE: Self;
@@ -355,7 +367,11 @@ fn qform_rzs<T: Real>(bcd: [T; 3], vox: [T; 3], qfac: T) -> [[T; 3]; 3] {
     let w = if w2 < T::ZERO { T::ZERO } else { w2.sqrt() };
     let nq = w * w + x * x + y * y + z * z;
     let r = if nq < T::F64_EPS {
-        [[T::ONE, T::ZERO, T::ZERO], [T::ZERO, T::ONE, T::ZERO], [T::ZERO, T::ZERO, T::ONE]]
+        [
+            [T::ONE, T::ZERO, T::ZERO],
+            [T::ZERO, T::ONE, T::ZERO],
+            [T::ZERO, T::ZERO, T::ONE],
+        ]
     } else {
         let s = T::TWO / nq;
         let (xs, ys, zs) = (x * s, y * s, z * s);
@@ -371,4 +387,3 @@ fn qform_rzs<T: Real>(bcd: [T; 3], vox: [T; 3], qfac: T) -> [[T; 3]; 3] {
     let v = [vox[0], vox[1], vox[2] * qfac];
     std::array::from_fn(|i| std::array::from_fn(|j| r[i][j] * v[j]))
 }
-

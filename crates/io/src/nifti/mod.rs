@@ -87,10 +87,8 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Volume, IoError> {
         h.big_endian,
         scaling,
     );
-    Volume::from_nifti_vec(shape, data, h.best_affine(), dtype).map_err(|source| {
-        IoError::Volume {
-            path: path.to_path_buf(),
-            source,
-        }
+    Volume::from_nifti_vec(shape, data, h.best_affine(), dtype).map_err(|source| IoError::Volume {
+        path: path.to_path_buf(),
+        source,
     })
 }

@@ -62,8 +62,8 @@ fn qform_of(affine: &Affine) -> QForm {
     let rzs: Matrix3<f64> = affine.fixed_view::<3, 3>(0, 0).into_owned();
     let zooms = [0, 1, 2].map(|j| rzs.column(j).norm());
     let mut r = rzs;
-    for j in 0..3 {
-        r.column_mut(j).scale_mut(1.0 / zooms[j]);
+    for (j, zoom) in zooms.iter().enumerate() {
+        r.column_mut(j).scale_mut(1.0 / zoom);
     }
     let qfac = if r.determinant() > 0.0 { 1.0 } else { -1.0 };
     if qfac < 0.0 {
@@ -140,7 +140,9 @@ fn header_bytes(volume: &Volume, dtype: DType, slope: f64, inter: f64, descrip: 
     put(&mut h, 72, ((dtype.size() * 8) as i16).to_le_bytes());
     let affine = volume.affine();
     let q = qform_of(affine);
-    let pixdim = [q.qfac, q.zooms[0], q.zooms[1], q.zooms[2], 1.0, 1.0, 1.0, 1.0];
+    let pixdim = [
+        q.qfac, q.zooms[0], q.zooms[1], q.zooms[2], 1.0, 1.0, 1.0, 1.0,
+    ];
     for (i, p) in pixdim.iter().enumerate() {
         put(&mut h, 76 + 4 * i, (*p as f32).to_le_bytes());
     }
@@ -180,7 +182,13 @@ pub(crate) fn to_bytes(volume: &Volume, opts: &WriteOptions) -> Vec<u8> {
     let dtype = opts.dtype.unwrap_or(volume.dtype());
     let data = volume.nifti_slice();
     let scaling = choose_scaling(&data, dtype);
-    let mut out = header_bytes(volume, dtype, scaling.slope, scaling.inter, &opts.description);
+    let mut out = header_bytes(
+        volume,
+        dtype,
+        scaling.slope,
+        scaling.inter,
+        &opts.description,
+    );
     encode(&data, dtype, scaling, &mut out);
     out
 }

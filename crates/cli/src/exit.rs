@@ -1,0 +1,71 @@
+//! Exit codes, the contract with shell scripts and batch jobs. Documented
+//! in the README and in `deepneuro --help`; never renumber one.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Documented exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// 1: an unexpected internal error (a bug: please report it).
+    #[allow(dead_code)]
+    Internal = 1,
+    /// 2: bad command-line usage (printed by the argument parser).
+    #[allow(dead_code)]
+    Usage = 2,
+    /// 3: an input file or folder is missing, unreadable or invalid.
+    Input = 3,
+    /// 4: an output cannot be written (folder missing, no permission, disk full).
+    Output = 4,
+    /// 8: the requested compute device is not available.
+    Device = 8,
+    /// 9: `doctor` found a problem that needs fixing.
+    Unhealthy = 9,
+}
+
+pub const HELP: &str = "\
+Exit codes:
+  0  success
+  1  internal error (a bug: please report it)
+  2  bad command-line usage
+  3  input missing, unreadable or invalid
+  4  output cannot be written
+  8  requested device not available
+  9  doctor found a problem";
+
+/// An error on its way to the user: one line, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: Code, message: impl fmt::Display) -> Failure {
+        Failure {
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code as u8)
+    }
+}
+
+impl From<deepneuro_io::IoError> for Failure {
+    fn from(e: deepneuro_io::IoError) -> Failure {
+        let code = if e.is_output_error() {
+            Code::Output
+        } else {
+            Code::Input
+        };
+        Failure::new(code, e)
+    }
+}
+
+impl From<deepneuro_core::DeviceError> for Failure {
+    fn from(e: deepneuro_core::DeviceError) -> Failure {
+        Failure::new(Code::Device, e)
+    }
+}

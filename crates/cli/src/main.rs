@@ -1,0 +1,110 @@
+//! `deepneuro`: a thin command-line front end over the library crates.
+
+mod commands;
+mod exit;
+
+use clap::{Parser, Subcommand};
+use exit::Failure;
+use std::process::ExitCode;
+
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("DEEPNEURO_GIT_REVISION"),
+    ")"
+);
+
+const EXAMPLES: &str = "\
+Examples:
+  deepneuro info head.nii.gz
+  deepneuro info --json scan.nrrd
+  deepneuro convert head.nii.gz head.nrrd
+  deepneuro doctor";
+
+#[derive(Parser)]
+#[command(
+    name = "deepneuro",
+    about = "Deep learning for brain MRI: inspect, convert and check volumes and installs.",
+    disable_version_flag = true,
+    after_help = format!("{EXAMPLES}\n\n{}", exit::HELP)
+)]
+struct Cli {
+    /// Print version, git revision, libtorch version and CUDA availability.
+    #[arg(short = 'V', long = "version")]
+    version: bool,
+    /// More log output (-v info, -vv debug, -vvv trace), on stderr.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe a volume: shape, spacing, axis codes, dtype, affine, range.
+    #[command(after_help = "Example:\n  deepneuro info --json head.nii.gz")]
+    Info(commands::info::Args),
+    /// Convert between NIfTI (.nii, .nii.gz) and NRRD (.nrrd, .nhdr).
+    #[command(after_help = "Example:\n  deepneuro convert head.nii.gz head.nrrd --dtype float32")]
+    Convert(commands::convert::Args),
+    /// Check an install: libtorch, CUDA devices, cache folder, models.
+    #[command(after_help = "Example:\n  deepneuro doctor --json")]
+    Doctor(commands::doctor::Args),
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DEEPNEURO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn print_version() {
+    let rt = deepneuro_core::describe_runtime();
+    println!("deepneuro {LONG_VERSION}");
+    println!("libtorch {}", rt.libtorch);
+    if rt.cuda_available {
+        println!("CUDA usable: yes ({} device(s))", rt.cuda_devices);
+    } else {
+        println!("CUDA usable: no (CPU, {} threads)", rt.cpu_threads);
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    if cli.version {
+        print_version();
+        return ExitCode::SUCCESS;
+    }
+    let result: Result<(), Failure> = match &cli.command {
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return ExitCode::from(exit::Code::Usage as u8);
+        }
+        Some(Command::Info(a)) => commands::info::run(a),
+        Some(Command::Convert(a)) => commands::convert::run(a),
+        Some(Command::Doctor(a)) => commands::doctor::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            f.exit_code()
+        }
+    }
+}
