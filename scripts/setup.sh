@@ -35,5 +35,7 @@ fi
 export PATH="$PWD/.venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1
 if [ "${DEEPNEURO_SETUP_BUILD:-1}" = 1 ]; then
   cargo build --release --bins --quiet
+  # Model weights from the deepbet wheel on PyPI, hash-checked into the cache.
+  scripts/registry/import-deepbet.sh target/release/deepneuro >/dev/null
 fi
 echo "setup: done"

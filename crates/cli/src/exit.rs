@@ -8,7 +8,6 @@ use std::process::ExitCode;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
     /// 1: an unexpected internal error (a bug: please report it).
-    #[allow(dead_code)]
     Internal = 1,
     /// 2: bad command-line usage (printed by the argument parser).
     #[allow(dead_code)]
@@ -17,6 +16,12 @@ pub enum Code {
     Input = 3,
     /// 4: an output cannot be written (folder missing, no permission, disk full).
     Output = 4,
+    /// 5: a network failure while fetching model weights.
+    Network = 5,
+    /// 6: a downloaded or cached file does not have the expected SHA-256.
+    Checksum = 6,
+    /// 7: a model is not cached and the network may not be used (offline).
+    NotCached = 7,
     /// 8: the requested compute device is not available.
     Device = 8,
     /// 9: `doctor` found a problem that needs fixing.
@@ -30,6 +35,9 @@ Exit codes:
   2  bad command-line usage
   3  input missing, unreadable or invalid
   4  output cannot be written
+  5  network failure while fetching model weights
+  6  checksum mismatch of model weights
+  7  model not cached while offline (see `deepneuro models import`)
   8  requested device not available
   9  doctor found a problem";
 
@@ -67,5 +75,19 @@ impl From<deepneuro_io::IoError> for Failure {
 impl From<deepneuro_core::DeviceError> for Failure {
     fn from(e: deepneuro_core::DeviceError) -> Failure {
         Failure::new(Code::Device, e)
+    }
+}
+
+impl From<deepneuro_registry::RegistryError> for Failure {
+    fn from(e: deepneuro_registry::RegistryError) -> Failure {
+        let code = match e.exit_code() {
+            3 => Code::Input,
+            4 => Code::Output,
+            5 => Code::Network,
+            6 => Code::Checksum,
+            7 => Code::NotCached,
+            _ => Code::Internal,
+        };
+        Failure::new(code, e)
     }
 }

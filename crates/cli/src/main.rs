@@ -53,6 +53,12 @@ enum Command {
     /// Check an install: libtorch, CUDA devices, cache folder, models.
     #[command(after_help = "Example:\n  deepneuro doctor --json")]
     Doctor(commands::doctor::Args),
+    /// Model weights: list, fetch (hash-checked), verify, path, remove, import.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  deepneuro models list\n  deepneuro models fetch deepbet-brain\n  deepneuro models import deepbet-1.0.2-py3-none-any.whl"
+    )]
+    Models(deepneuro_registry::ModelsCommand),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
         Some(Command::Info(a)) => commands::info::run(a),
         Some(Command::Convert(a)) => commands::convert::run(a),
         Some(Command::Doctor(a)) => commands::doctor::run(a),
+        Some(Command::Models(cmd)) => commands::models::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -35,7 +35,10 @@ fn version_names_libtorch_and_cuda() {
     let o = deepneuro(&[os("--version")]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains(concat!("deepneuro ", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(
+        text.contains(concat!("deepneuro ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
     assert!(text.contains("git "), "{text}");
     assert!(text.contains("libtorch 2.11.0"), "{text}");
     assert!(text.contains("CUDA usable: "), "{text}");
@@ -56,7 +59,10 @@ fn info_json_matches_nibabel() {
     // Text mode prints the same facts.
     let o = deepneuro(&[os("info"), file.as_os_str()]);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("axcodes:  PIR") && text.contains("dtype:    uint8"), "{text}");
+    assert!(
+        text.contains("axcodes:  PIR") && text.contains("dtype:    uint8"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -64,9 +70,18 @@ fn convert_round_trips_through_nifti() {
     let (_d, dir) = nifti_fixtures();
     let src = dir.join("scaled_int16.nii.gz");
     let out = dir.join("copy.nii");
-    let o = deepneuro(&[os("convert"), src.as_os_str(), out.as_os_str(), os("--dtype"), os("float32")]);
+    let o = deepneuro(&[
+        os("convert"),
+        src.as_os_str(),
+        out.as_os_str(),
+        os("--dtype"),
+        os("float32"),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    run_python(&script("fixtures/nifti_fixtures.py"), [os("dump"), out.as_os_str()]);
+    run_python(
+        &script("fixtures/nifti_fixtures.py"),
+        [os("dump"), out.as_os_str()],
+    );
     let ours = deepneuro_testkit::read_npy(&dir.join("copy.ref.npy"));
     let reference = deepneuro_testkit::read_npy(&dir.join("scaled_int16.ref.npy"));
     deepneuro_testkit::assert_close("converted data", &ours.data, &reference.data, 1e-6);
@@ -90,7 +105,11 @@ fn bad_input_exit_codes_and_no_partial_output() {
     std::fs::write(&truncated, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]).unwrap();
     let out = d.join("out.nii.gz");
     assert_fails(&[os("info"), truncated.as_os_str()], 3, "truncated.nii.gz");
-    assert_fails(&[os("convert"), truncated.as_os_str(), out.as_os_str()], 3, "corrupt gzip");
+    assert_fails(
+        &[os("convert"), truncated.as_os_str(), out.as_os_str()],
+        3,
+        "corrupt gzip",
+    );
     assert!(!out.exists());
     let missing = d.join("missing.nii");
     assert_fails(&[os("info"), missing.as_os_str()], 3, "missing.nii");
@@ -104,22 +123,41 @@ fn bad_input_exit_codes_and_no_partial_output() {
     assert_eq!(o.status.code(), Some(3));
     write_small_volume(&good);
     let target = d.join("no-such-folder").join("x.nii.gz");
-    assert_fails(&[os("convert"), good.as_os_str(), target.as_os_str()], 4, "x.nii.gz");
+    assert_fails(
+        &[os("convert"), good.as_os_str(), target.as_os_str()],
+        4,
+        "x.nii.gz",
+    );
     assert!(!target.exists());
-    let names: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(names.iter().all(|n| !n.to_string_lossy().ends_with(".part")), "{names:?}");
+    let names: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.to_string_lossy().ends_with(".part")),
+        "{names:?}"
+    );
 
     // Usage errors are exit 2.
     let o = deepneuro(&[os("convert"), good.as_os_str()]);
     assert_eq!(o.status.code(), Some(2));
-    let o = deepneuro(&[os("convert"), good.as_os_str(), out.as_os_str(), os("--dtype"), os("complex")]);
+    let o = deepneuro(&[
+        os("convert"),
+        good.as_os_str(),
+        out.as_os_str(),
+        os("--dtype"),
+        os("complex"),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!out.exists());
 }
 
 fn write_small_volume(path: &Path) {
     let data = ndarray::Array3::from_shape_fn((4, 4, 4), |(i, j, k)| (i + j + k) as f32);
-    let v = deepneuro_volume::Volume::from_array3(data, deepneuro_volume::Affine::identity()).unwrap();
+    let v =
+        deepneuro_volume::Volume::from_array3(data, deepneuro_volume::Affine::identity()).unwrap();
     deepneuro_io::write(&v, path).unwrap();
 }
 
@@ -134,7 +172,12 @@ fn doctor_reports_checks() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["healthy"], true);
-    let names: Vec<&str> = v["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["libtorch", "cuda", "cache", "models"]);
 
     // An unwritable cache folder (a file stands where the folder should be).

@@ -9,8 +9,8 @@ mod device;
 mod tensor;
 
 pub use device::{cpu_threads, describe_runtime, parse_device, DeviceError, RuntimeInfo};
-pub use tensor::{as_tensor, to_tensor, volume_from_tensor, BorrowedTensor, TensorError};
 pub use tch;
+pub use tensor::{as_tensor, to_tensor, volume_from_tensor, BorrowedTensor, TensorError};
 
 use deepneuro_volume::Volume;
 

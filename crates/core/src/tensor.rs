@@ -77,7 +77,10 @@ pub fn volume_from_tensor(t: &Tensor, affine: Affine, dtype: DType) -> Result<Vo
         [1, _, _, _, _] => t.squeeze_dim(0),
         _ => return Err(TensorError::Shape(size)),
     };
-    let [c, x, y, z]: [i64; 4] = t.size().try_into().map_err(|_| TensorError::Shape(size.clone()))?;
+    let [c, x, y, z]: [i64; 4] = t
+        .size()
+        .try_into()
+        .map_err(|_| TensorError::Shape(size.clone()))?;
     // Permuting to [c, z, y, x] and making that contiguous yields NIfTI
     // order; for a tensor made by `as_tensor` it is already contiguous.
     let flat = t

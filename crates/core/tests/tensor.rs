@@ -23,7 +23,10 @@ fn round_trip_is_exact_and_zero_copy() {
     // Element [c, x, y, z] of the tensor is the volume's [c, x, y, z].
     for (c, x, y, z) in [(0, 0, 0, 0), (1, 6, 4, 2), (0, 3, 1, 2), (1, 2, 4, 0)] {
         let got = t.double_value(&[c, x, y, z]) as f32;
-        assert_eq!(got, v.data()[[c as usize, x as usize, y as usize, z as usize]]);
+        assert_eq!(
+            got,
+            v.data()[[c as usize, x as usize, y as usize, z as usize]]
+        );
     }
     let back = volume_from_tensor(&t, *v.affine(), v.dtype()).unwrap();
     assert_eq!(back, v);
@@ -37,7 +40,7 @@ fn conv3d_runs_on_a_volume() {
     tch::manual_seed(0);
     let v = volume();
     let input = as_tensor(&v).unsqueeze(0); // [1, c, x, y, z]
-    // A kernel that sums a 3x3x3 neighbourhood of channel 0 only.
+                                            // A kernel that sums a 3x3x3 neighbourhood of channel 0 only.
     let w = Tensor::zeros([1, 2, 3, 3, 3], (Kind::Float, Device::Cpu));
     let _ = w.get(0).get(0).fill_(1.0);
     let out = input.conv3d(&w, None::<Tensor>, [1, 1, 1], [1, 1, 1], [1, 1, 1], 1);

@@ -69,7 +69,12 @@ pub struct Npy {
 /// Fortran order; the result is always C order.
 pub fn read_npy(path: &Path) -> Npy {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&bytes[..6], b"\x93NUMPY", "{}: not a .npy file", path.display());
+    assert_eq!(
+        &bytes[..6],
+        b"\x93NUMPY",
+        "{}: not a .npy file",
+        path.display()
+    );
     let (hlen, start) = if bytes[6] == 1 {
         (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
     } else {
@@ -80,10 +85,17 @@ pub fn read_npy(path: &Path) -> Npy {
     };
     let header = std::str::from_utf8(&bytes[start..start + hlen]).expect("ascii header");
     let field = |key: &str| {
-        let i = header.find(key).unwrap_or_else(|| panic!("no {key} in {header}"));
-        header[i + key.len()..].trim_start_matches([':', ' ', '\'']).to_string()
+        let i = header
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in {header}"));
+        header[i + key.len()..]
+            .trim_start_matches([':', ' ', '\''])
+            .to_string()
     };
-    let descr: String = field("'descr'").chars().take_while(|c| *c != '\'').collect();
+    let descr: String = field("'descr'")
+        .chars()
+        .take_while(|c| *c != '\'')
+        .collect();
     let fortran = field("'fortran_order'").starts_with("True");
     let shape_txt = field("'shape'");
     let shape: Vec<usize> = shape_txt[1..shape_txt.find(')').expect("shape tuple")]

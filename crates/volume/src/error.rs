@@ -17,5 +17,3 @@ pub enum VolumeError {
     #[error("orientation {0:?} is not a permutation of the three spatial axes")]
     BadOrientation(Ornt),
 }
-
-

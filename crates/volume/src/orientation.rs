@@ -41,7 +41,11 @@ pub fn io_orientation(affine: &Affine) -> Ornt {
     let mut in_axes = [0usize, 1, 2];
     let strength = |j: usize| r.column(j).iter().map(|v| v * v).fold(f64::MIN, f64::max);
     let keys: Vec<f64> = (0..3).map(|j| -strength(j)).collect();
-    in_axes.sort_by(|&a, &b| keys[a].partial_cmp(&keys[b]).unwrap_or(std::cmp::Ordering::Equal));
+    in_axes.sort_by(|&a, &b| {
+        keys[a]
+            .partial_cmp(&keys[b])
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let mut ornt = [(usize::MAX, 0i8); 3];
     for &in_ax in &in_axes {
         let col = r.column(in_ax);

@@ -262,9 +262,7 @@ impl Volume {
 }
 
 fn is_nifti_layout(data: &Array4<f32>) -> bool {
-    data.view()
-        .permuted_axes([0, 3, 2, 1])
-        .is_standard_layout()
+    data.view().permuted_axes([0, 3, 2, 1]).is_standard_layout()
 }
 
 /// What [`Volume::to_canonical`] did, so that results computed on the

@@ -15,8 +15,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<(), Failure> {
     // Check the output name before reading a large input.
-    deepneuro_io::Format::from_path(&args.output)
-        .map_err(|e| Failure::new(Code::Output, e))?;
+    deepneuro_io::Format::from_path(&args.output).map_err(|e| Failure::new(Code::Output, e))?;
     let mut vol = deepneuro_io::read(&args.input)?;
     if let Some(name) = &args.dtype {
         let dtype = DType::from_name(name).ok_or_else(|| {

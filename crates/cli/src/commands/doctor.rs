@@ -1,8 +1,8 @@
 //! `deepneuro doctor`: checks an install and says what to fix.
 
 use crate::exit::{Code, Failure};
+use deepneuro_registry::{Cache, Registry};
 use serde::Serialize;
-use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,18 +18,6 @@ struct Check {
     detail: String,
     /// What to do when the check failed.
     fix: Option<String>,
-}
-
-/// The cache folder for models: `$DEEPNEURO_HOME`, else the XDG cache.
-pub fn cache_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("DEEPNEURO_HOME") {
-        return PathBuf::from(home);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    base.join("deepneuro")
 }
 
 fn check_libtorch() -> Check {
@@ -50,7 +38,10 @@ fn check_libtorch() -> Check {
 fn gpu_memory() -> Vec<String> {
     // libtorch does not report device memory; nvidia-smi does when present.
     std::process::Command::new("nvidia-smi")
-        .args(["--query-gpu=name,memory.total,memory.free", "--format=csv,noheader"])
+        .args([
+            "--query-gpu=name,memory.total,memory.free",
+            "--format=csv,noheader",
+        ])
         .output()
         .ok()
         .filter(|o| o.status.success())
@@ -87,11 +78,12 @@ fn check_cuda() -> Check {
     }
 }
 
-fn check_cache() -> Check {
-    let dir = cache_dir();
-    let probe = std::fs::create_dir_all(&dir).and_then(|_| {
-        let f = tempfile_in(&dir)?;
-        std::fs::remove_file(f)
+fn check_cache(cache: &Cache) -> Check {
+    let dir = cache.root();
+    let probe = std::fs::create_dir_all(dir).and_then(|_| {
+        let p = dir.join(format!(".doctor-{}", std::process::id()));
+        std::fs::write(&p, b"ok")?;
+        std::fs::remove_file(p)
     });
     match probe {
         Ok(()) => Check {
@@ -109,40 +101,56 @@ fn check_cache() -> Check {
     }
 }
 
-fn tempfile_in(dir: &std::path::Path) -> std::io::Result<PathBuf> {
-    let p = dir.join(format!(".doctor-{}", std::process::id()));
-    std::fs::write(&p, b"ok")?;
-    Ok(p)
-}
-
-fn check_models() -> Check {
-    let dir = cache_dir().join("models");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
+fn check_models(cache: &Cache) -> Check {
+    let registry = match Registry::load_default(None) {
+        Ok(r) => r,
+        Err(e) => {
+            return Check {
+                name: "models",
+                ok: false,
+                detail: e.to_string(),
+                fix: Some("fix or unset DEEPNEURO_MODELS".to_string()),
+            }
+        }
+    };
+    let (cached, missing): (Vec<_>, Vec<_>) =
+        registry.models.iter().partition(|m| cache.is_cached(m));
+    let names = |v: &[&deepneuro_registry::ModelEntry]| {
+        v.iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Missing weights are not a broken install: modules fetch them on first
+    // use. The fix line says how to get them ahead of time (or air-gapped).
     Check {
         name: "models",
         ok: true,
-        detail: if names.is_empty() {
-            format!("no model cached in {}", dir.display())
-        } else {
-            format!("cached: {}", names.join(", "))
-        },
-        fix: None,
+        detail: format!(
+            "cached: [{}], not cached: [{}]",
+            names(&cached),
+            names(&missing)
+        ),
+        fix: (!missing.is_empty())
+            .then(|| "deepneuro models fetch (or: deepneuro models import <wheel>)".to_string()),
     }
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let checks = vec![check_libtorch(), check_cuda(), check_cache(), check_models()];
+    let cache = Cache::from_env()?;
+    let checks = vec![
+        check_libtorch(),
+        check_cuda(),
+        check_cache(&cache),
+        check_models(&cache),
+    ];
     let healthy = checks.iter().all(|c| c.ok);
     if args.json {
         let out = serde_json::json!({ "healthy": healthy, "checks": checks });
-        println!("{}", serde_json::to_string_pretty(&out).expect("plain data"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).expect("plain data")
+        );
     } else {
         for c in &checks {
             let mark = if c.ok { "ok  " } else { "FAIL" };
@@ -155,6 +163,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if healthy {
         Ok(())
     } else {
-        Err(Failure::new(Code::Unhealthy, "doctor found problems (see above)"))
+        Err(Failure::new(
+            Code::Unhealthy,
+            "doctor found problems (see above)",
+        ))
     }
 }

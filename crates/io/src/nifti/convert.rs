@@ -57,7 +57,9 @@ fn decode_block(
                 return;
             }
             DType::I8 => {
-                out.iter_mut().zip(bytes).for_each(|(o, &b)| *o = b as i8 as f32);
+                out.iter_mut()
+                    .zip(bytes)
+                    .for_each(|(o, &b)| *o = b as i8 as f32);
                 return;
             }
             DType::F32 if !big_endian => {

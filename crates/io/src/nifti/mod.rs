@@ -87,12 +87,13 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Volume, IoError> {
         h.big_endian,
         scaling,
     );
-    let mut vol = Volume::from_nifti_vec(shape, data, h.best_affine(), dtype).map_err(|source| {
-        IoError::Volume {
-            path: path.to_path_buf(),
-            source,
-        }
-    })?;
+    let mut vol =
+        Volume::from_nifti_vec(shape, data, h.best_affine(), dtype).map_err(|source| {
+            IoError::Volume {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     if !dtype.is_float() {
         vol.set_disk_scaling(scaling.filter(|s| *s != (1.0, 0.0)));
     }
