@@ -3,5 +3,9 @@
 # run on the same cores and prints the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --quiet -p deepneuro-io --example bench_io
+cargo build --release --quiet -p deepneuro-io --example bench_io -p deepneuro-dicom --example dicom_load
+echo "== NIfTI I/O: deepneuro vs nibabel"
 python scripts/bench/io_bench.py target/release/examples/bench_io "${BENCH_REPEATS:-9}"
+echo
+echo "== DICOM series load: deepneuro vs dcm2niix vs pydicom"
+python scripts/bench/dicom_bench.py target/release/examples/dicom_load --repeat "${BENCH_REPEATS:-9}"

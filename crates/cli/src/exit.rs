@@ -26,6 +26,11 @@ pub enum Code {
     Device = 8,
     /// 9: `doctor` found a problem that needs fixing.
     Unhealthy = 9,
+    /// 10: a DICOM folder holds several series and `--series` chose none
+    /// (or matched none or several); the message lists them.
+    SeriesChoice = 10,
+    /// 11: valid DICOM using a feature this build cannot decode.
+    Unsupported = 11,
 }
 
 pub const HELP: &str = "\
@@ -39,7 +44,9 @@ Exit codes:
   6  checksum mismatch of model weights
   7  model not cached while offline (see `deepneuro models import`)
   8  requested device not available
-  9  doctor found a problem";
+  9  doctor found a problem
+  10 several DICOM series: choose one with --series (the message lists them)
+  11 unsupported DICOM feature (e.g. a transfer syntax; the message names it)";
 
 /// An error on its way to the user: one line, and the exit code.
 #[derive(Debug)]
@@ -87,6 +94,18 @@ impl From<deepneuro_registry::RegistryError> for Failure {
             6 => Code::Checksum,
             7 => Code::NotCached,
             _ => Code::Internal,
+        };
+        Failure::new(code, e)
+    }
+}
+
+impl From<deepneuro_dicom::DicomError> for Failure {
+    fn from(e: deepneuro_dicom::DicomError) -> Failure {
+        let code = match e.exit_code() {
+            deepneuro_dicom::EXIT_OUTPUT => Code::Output,
+            deepneuro_dicom::EXIT_SERIES_CHOICE => Code::SeriesChoice,
+            deepneuro_dicom::EXIT_UNSUPPORTED => Code::Unsupported,
+            _ => Code::Input,
         };
         Failure::new(code, e)
     }

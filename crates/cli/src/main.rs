@@ -2,6 +2,7 @@
 
 mod commands;
 mod exit;
+mod input;
 
 use clap::{Parser, Subcommand};
 use exit::Failure;
@@ -17,6 +18,7 @@ const LONG_VERSION: &str = concat!(
 const EXAMPLES: &str = "\
 Examples:
   deepneuro info head.nii.gz
+  deepneuro info /data/patient01 --series 5
   deepneuro info --json scan.nrrd
   deepneuro convert head.nii.gz head.nrrd
   deepneuro doctor";
@@ -44,10 +46,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Describe a volume: shape, spacing, axis codes, dtype, affine, range.
+    /// Describe a volume (NIfTI, NRRD or DICOM folder): shape, spacing, axis codes, dtype, affine, range.
     #[command(after_help = "Example:\n  deepneuro info --json head.nii.gz")]
     Info(commands::info::Args),
-    /// Convert between NIfTI (.nii, .nii.gz) and NRRD (.nrrd, .nhdr).
+    /// Convert a NIfTI, NRRD or DICOM input to NIfTI (.nii, .nii.gz) or NRRD (.nrrd, .nhdr).
     #[command(after_help = "Example:\n  deepneuro convert head.nii.gz head.nrrd --dtype float32")]
     Convert(commands::convert::Args),
     /// Check an install: libtorch, CUDA devices, cache folder, models.
@@ -59,6 +61,9 @@ enum Command {
         after_help = "Examples:\n  deepneuro models list\n  deepneuro models fetch deepbet-brain\n  deepneuro models import deepbet-1.0.2-py3-none-any.whl"
     )]
     Models(deepneuro_registry::ModelsCommand),
+    /// DICOM folders: list their series; write a mask as a DICOM SEG.
+    #[command(subcommand)]
+    Dicom(commands::dicom::DicomCommand),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
         Some(Command::Convert(a)) => commands::convert::run(a),
         Some(Command::Doctor(a)) => commands::doctor::run(a),
         Some(Command::Models(cmd)) => commands::models::run(cmd),
+        Some(Command::Dicom(cmd)) => commands::dicom::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

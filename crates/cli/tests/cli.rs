@@ -191,3 +191,99 @@ fn doctor_reports_checks() {
     assert_eq!(o.status.code(), Some(9));
     assert!(String::from_utf8_lossy(&o.stdout).contains("fix: set DEEPNEURO_HOME"));
 }
+
+fn dicom_fixtures() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    run_python(
+        &script("fixtures/dicom_fixtures.py"),
+        [dir.path().as_os_str()],
+    );
+    let p = dir.path().to_path_buf();
+    (dir, p)
+}
+
+#[test]
+fn dicom_folders_list_convert_and_seg() {
+    let (_d, dir) = dicom_fixtures();
+    let mixed = dir.join("mixed");
+
+    // `dicom ls` lists both series and names the skipped files.
+    let o = deepneuro(&[os("dicom"), os("ls"), mixed.as_os_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("notes.txt") && table.contains("broken.dcm"),
+        "{table}"
+    );
+    let o = deepneuro(&[os("dicom"), os("ls"), os("--json"), mixed.as_os_str()]);
+    let scan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let series = scan["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2, "{scan}");
+    assert_eq!(scan["skipped"].as_array().unwrap().len(), 2, "{scan}");
+
+    // Without --series: exit 10, one line that lists the series, no output.
+    let out = dir.join("out.nii.gz");
+    let o = deepneuro(&[os("convert"), mixed.as_os_str(), out.as_os_str()]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    let err = stderr(&o);
+    for s in series {
+        assert!(
+            err.contains(s["uid"].as_str().unwrap()),
+            "{err} should list {s}"
+        );
+    }
+    assert!(!out.exists());
+
+    // With --series: the same volume as the single-series folder.
+    let key = series
+        .iter()
+        .find(|s| s["orientation"] == "axial")
+        .map(|s| s["key"].as_str().unwrap().to_string())
+        .expect("an axial series");
+    let o = deepneuro(&[
+        os("convert"),
+        mixed.as_os_str(),
+        out.as_os_str(),
+        os("--series"),
+        os(&key),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let single = dir.join("axial.nii.gz");
+    let o = deepneuro(&[
+        os("convert"),
+        dir.join("axial").as_os_str(),
+        single.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        deepneuro_io::read(&out).unwrap(),
+        deepneuro_io::read(&single).unwrap()
+    );
+    let o = deepneuro(&[os("info"), os("--json"), dir.join("axial").as_os_str()]);
+    let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(info["format"], "DICOM");
+
+    // A mask written as DICOM SEG; highdicom's reading is checked in the
+    // dicom crate's tests, here the command's contract: file written, exit 0.
+    let mut mask = deepneuro_io::read(&single).unwrap();
+    mask.data_mut()
+        .mapv_inplace(|v| if v > 0.0 { 1.0 } else { 0.0 });
+    mask.set_dtype(deepneuro_volume::DType::U8);
+    let mask_path = dir.join("mask.nii.gz");
+    deepneuro_io::write(&mask, &mask_path).unwrap();
+    let seg = dir.join("seg.dcm");
+    let o = deepneuro(&[
+        os("dicom"),
+        os("seg"),
+        os("--source"),
+        dir.join("axial").as_os_str(),
+        os("--mask"),
+        mask_path.as_os_str(),
+        os("--label"),
+        os("brain"),
+        os("--out"),
+        seg.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::metadata(&seg).unwrap().len() > 0);
+}

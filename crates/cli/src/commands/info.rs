@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The volume to describe (.nii, .nii.gz, .nrrd, .nhdr).
+    /// The volume to describe (.nii, .nii.gz, .nrrd, .nhdr, or a DICOM folder).
     pub file: PathBuf,
+    #[command(flatten)]
+    pub input: crate::input::InputOptions,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -27,6 +29,9 @@ struct Info {
 }
 
 fn format_name(path: &Path) -> String {
+    if crate::input::is_dicom(path) {
+        return "DICOM".into();
+    }
     match Format::from_path(path) {
         Ok(Format::Nifti { gzip: true }) => "NIfTI (gzip)".into(),
         Ok(Format::Nifti { gzip: false }) => "NIfTI".into(),
@@ -52,7 +57,7 @@ fn describe(path: &Path, v: &Volume) -> Info {
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
-    let vol = deepneuro_io::read(&args.file)?;
+    let vol = crate::input::read_input(&args.file, &args.input)?;
     let info = describe(&args.file, &vol);
     if args.json {
         println!(

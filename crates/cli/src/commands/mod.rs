@@ -1,4 +1,5 @@
 pub mod convert;
+pub mod dicom;
 pub mod doctor;
 pub mod info;
 pub mod models;
