@@ -27,6 +27,14 @@ where
         fill(&mut buf).map_err(|e| unwritable(e.to_string()))?;
         buf.flush().map_err(|e| unwritable(e.to_string()))?;
     }
+    // Temporary files are created private (0600); the output is an ordinary
+    // file that colleagues and pipelines in the same group can read.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| unwritable(e.to_string()))?;
+    }
     tmp.persist(path)
         .map_err(|e| unwritable(e.error.to_string()))?;
     Ok(())

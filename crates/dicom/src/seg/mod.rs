@@ -14,7 +14,6 @@ use crate::geometry::directions;
 use crate::header::{open, Frame};
 use crate::{DicomError, SeriesInfo};
 use deepneuro_volume::Volume;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One segment: which mask value it covers and how it is described.
@@ -198,26 +197,18 @@ fn same_grid(mask: &Volume, source: &SeriesInfo, geo: &crate::geometry::Geometry
 }
 
 fn write_file(obj: &crate::header::Obj, out: &Path) -> Result<(), DicomError> {
-    let unwritable = |reason: String| DicomError::Unwritable {
-        path: out.to_path_buf(),
-        reason,
-    };
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".deepneuro-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| unwritable(e.to_string()))?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        obj.write_all(&mut w)
-            .map_err(|e| unwritable(crate::header::error_chain(&e)))?;
-        w.flush().map_err(|e| unwritable(e.to_string()))?;
-    }
-    tmp.persist(out)
-        .map_err(|e| unwritable(e.error.to_string()))?;
-    Ok(())
+    deepneuro_io::write_atomic(out, |w| {
+        obj.write_all(w)
+            .map_err(|e| std::io::Error::other(crate::header::error_chain(&e)))
+    })
+    .map_err(|e| match e {
+        deepneuro_io::IoError::Unwritable { reason, .. } => DicomError::Unwritable {
+            path: out.to_path_buf(),
+            reason,
+        },
+        other => DicomError::Unwritable {
+            path: out.to_path_buf(),
+            reason: other.to_string(),
+        },
+    })
 }
