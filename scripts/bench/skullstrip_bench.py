@@ -5,6 +5,7 @@ Usage: skullstrip_bench.py SKULL_STRIP_BINARY [N_CASES]
 Both sides use two CPU threads (ours: --threads 2; deepbet: torch.set_num_threads(2)) and
 are pinned to the same two cores when the process may use them (os.sched_setaffinity).
 Prints:
+  (single-case numbers and the floor are medians of BENCH_REPEATS=3 alternating runs)
   floor      the two bare forward passes (128^3 bbox net + 256^3 brain net), timed in a
              warm process through the same libtorch (the torch wheel tch links)
   one case   ours end to end (process start to exit, IO included) vs deepbet's own process
@@ -17,12 +18,19 @@ deepbet batch, <= 0.6x separate processes), with each process's peak RSS (wait4 
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 THREADS = 2
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+
+
+def median(runs):
+    """(median seconds, max peak RSS) of (seconds, MiB) pairs."""
+    return statistics.median(t for t, _ in runs), max(m for _, m in runs)
 
 
 def sample_path():
@@ -64,10 +72,12 @@ print(res[0], res[1])
 
 
 def deepbet_cmd(inputs, outdir):
+    # The same outputs as ours: the mask and the skull-stripped image.
     masks = [os.path.join(outdir, f"{i}_mask.nii.gz") for i in range(len(inputs))]
+    brains = [os.path.join(outdir, f"{i}_brain.nii.gz") for i in range(len(inputs))]
     code = (
         f"import torch; torch.set_num_threads({THREADS}); from deepbet import run_bet; "
-        f"run_bet({inputs!r}, mask_paths={masks!r}, no_gpu=True)"
+        f"run_bet({inputs!r}, brain_paths={brains!r}, mask_paths={masks!r}, no_gpu=True)"
     )
     return [sys.executable, "-c", code]
 
@@ -95,12 +105,21 @@ def main():
             inputs.append(p)
         ours = [binary, "--device", "cpu", "--threads", str(THREADS), "--no-quicklook", "-q"]
 
-        f128, f256 = floor()
+        floors = [floor() for _ in range(REPEATS)]
+        f128 = statistics.median(f[0] for f in floors)
+        f256 = statistics.median(f[1] for f in floors)
         fl = f128 + f256
-        # One warm-up of each side so that neither pays for a cold page cache.
+        # One warm-up of each side so that neither pays for a cold page cache,
+        # then alternate the single-case runs and keep medians: on a shared
+        # machine the load changes from one minute to the next.
         timed(ours + ["--t1", one, "-o", os.path.join(work, "o0")], env)
-        t_ours, m_ours = timed(ours + ["--t1", one, "-o", os.path.join(work, "o1")], env)
-        t_db, m_db = timed(deepbet_cmd([one], work), env)
+        timed(deepbet_cmd([one], work), env)
+        singles_ours, singles_db = [], []
+        for _ in range(REPEATS):
+            singles_ours.append(timed(ours + ["--t1", one, "-o", os.path.join(work, "o1")], env))
+            singles_db.append(timed(deepbet_cmd([one], work), env))
+        t_ours, m_ours = median(singles_ours)
+        t_db, m_db = median(singles_db)
         t_ours_b, m_ours_b = timed(ours + ["--input-dir", batch, "-o", os.path.join(work, "ob")], env)
         t_db_b, m_db_b = timed(deepbet_cmd(inputs, work), env)
         sep = [timed(deepbet_cmd([p], work), env) for p in inputs]

@@ -46,7 +46,9 @@ Exit codes:
   8  requested device not available
   9  doctor found a problem
   10 several DICOM series: choose one with --series (the message lists them)
-  11 unsupported DICOM feature (e.g. a transfer syntax; the message names it)";
+  11 unsupported DICOM feature (e.g. a transfer syntax; the message names it)
+  12 no brain found (noise, no contrast, empty mask)
+  13 batch run in which some cases failed (the summary lists them)";
 
 /// An error on its way to the user: one line, and the exit code.
 #[derive(Debug)]

@@ -64,6 +64,17 @@ enum Command {
     /// DICOM folders: list their series; write a mask as a DICOM SEG.
     #[command(subcommand)]
     Dicom(commands::dicom::DicomCommand),
+    /// Run a module's pipeline spec, e.g. pipelines/skull-strip.toml (same flags as the module binary).
+    #[command(
+        after_help = "Example:\n  deepneuro run pipelines/skull-strip.toml --t1 head.nii.gz --output-folder out\n  deepneuro run pipelines/skull-strip.toml --help"
+    )]
+    Run {
+        /// The pipeline spec (TOML).
+        spec: std::path::PathBuf,
+        /// The module's own arguments (see `deepneuro run SPEC --help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -112,6 +123,12 @@ fn main() -> ExitCode {
         Some(Command::Doctor(a)) => commands::doctor::run(a),
         Some(Command::Models(cmd)) => commands::models::run(cmd),
         Some(Command::Dicom(cmd)) => commands::dicom::run(cmd),
+        // The pipeline runner owns its arguments, output and exit codes, so
+        // `deepneuro run SPEC` and the module binary behave identically.
+        Some(Command::Run { spec, args }) => {
+            let code = deepneuro_pipeline::run_cli(Some(spec), args.clone());
+            return ExitCode::from(code.clamp(0, 255) as u8);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

