@@ -1,7 +1,9 @@
 //! NIfTI reading and writing checked against nibabel, run from the venv.
 
 use deepneuro_io::{nifti, IoError};
-use deepneuro_testkit::{assert_close, read_json, read_npy, run_python, script};
+use deepneuro_testkit::{
+    assert_close, flat_affine, json_matrix, read_json, read_npy, run_python, script,
+};
 use deepneuro_volume::{Affine, Volume};
 use std::path::{Path, PathBuf};
 
@@ -28,20 +30,6 @@ fn stem(p: &Path) -> PathBuf {
     PathBuf::from(s.trim_end_matches(".gz").trim_end_matches(".nii"))
 }
 
-fn affine_of(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
-        .collect()
-}
-
-fn flat_affine(a: &Affine) -> Vec<f64> {
-    (0..4)
-        .flat_map(|i| (0..4).map(move |j| a[(i, j)]))
-        .collect()
-}
-
 /// Compares a volume with nibabel's reading stored at `base.{ref,canon}.*`.
 fn compare(what: &str, vol: &Volume, base: &Path, canonical: bool) {
     let suffix = if canonical { "canon" } else { "ref" };
@@ -51,7 +39,7 @@ fn compare(what: &str, vol: &Volume, base: &Path, canonical: bool) {
     assert_close(&format!("{what}: data"), &ours, &npy.data, 1e-5);
     let meta = read_json(&PathBuf::from(format!("{}.ref.json", base.display())));
     let key = if canonical { "canon_affine" } else { "affine" };
-    let expected = affine_of(&meta[key]);
+    let expected = json_matrix(&meta[key]);
     let got = flat_affine(vol.affine());
     for (g, e) in got.iter().zip(&expected) {
         assert!(

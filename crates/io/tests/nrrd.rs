@@ -2,7 +2,9 @@
 //! SimpleITK), run from the venv by scripts/fixtures/nrrd_fixtures.py.
 
 use deepneuro_io::{nrrd, IoError};
-use deepneuro_testkit::{assert_close, read_json, read_npy, run_python, script};
+use deepneuro_testkit::{
+    assert_close, flat_affine, json_matrix, read_json, read_npy, run_python, script,
+};
 use deepneuro_volume::{Affine, DType, Volume};
 use ndarray::Array4;
 use std::path::{Path, PathBuf};
@@ -26,20 +28,6 @@ fn sibling(p: &Path, suffix: &str) -> PathBuf {
     p.with_extension(suffix)
 }
 
-fn affine_of(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
-        .collect()
-}
-
-fn flat_affine(a: &Affine) -> Vec<f64> {
-    (0..4)
-        .flat_map(|i| (0..4).map(move |j| a[(i, j)]))
-        .collect()
-}
-
 fn assert_affine(what: &str, got: &Affine, expected: &[f64]) {
     let got = flat_affine(got);
     for (g, e) in got.iter().zip(expected) {
@@ -61,7 +49,7 @@ fn compare(what: &str, vol: &Volume, file: &Path) {
     let npy = read_npy(&sibling(file, "ref.npy"));
     assert_eq!(npy.shape, vol.shape().to_vec(), "{what}: shape");
     assert_close(&format!("{what}: data"), &values(vol), &npy.data, 1e-6);
-    assert_affine(what, vol.affine(), &affine_of(&meta["affine"]));
+    assert_affine(what, vol.affine(), &json_matrix(&meta["affine"]));
     if let Some(itk) = meta["itk"].as_object() {
         let npy = read_npy(&sibling(file, "itk.npy"));
         assert_eq!(npy.shape, vol.shape().to_vec(), "{what}: ITK shape");
@@ -69,7 +57,7 @@ fn compare(what: &str, vol: &Volume, file: &Path) {
         assert_affine(
             &format!("{what} (ITK)"),
             vol.affine(),
-            &affine_of(&itk["affine"]),
+            &json_matrix(&itk["affine"]),
         );
         assert_eq!(
             itk["components"].as_u64(),

@@ -187,3 +187,25 @@ pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], tol: f64) {
         worst.1
     );
 }
+
+/// A JSON matrix (an array of rows) flattened row by row, e.g. an affine
+/// written by a reference script.
+pub fn json_matrix(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .expect("a JSON array of rows")
+        .iter()
+        .flat_map(|row| {
+            row.as_array()
+                .expect("a JSON row")
+                .iter()
+                .map(|x| x.as_f64().expect("a number"))
+        })
+        .collect()
+}
+
+/// A volume's affine flattened row by row, to compare with [`json_matrix`].
+pub fn flat_affine(a: &deepneuro_volume::Affine) -> Vec<f64> {
+    (0..4)
+        .flat_map(|i| (0..4).map(move |j| a[(i, j)]))
+        .collect()
+}
