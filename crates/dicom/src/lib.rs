@@ -30,9 +30,9 @@
 //!
 //! # Exit codes
 //!
-//! [`DicomError::exit_code`]: 3 invalid input, 4 unwritable output, 5 a
+//! [`DicomError::exit_code`]: 3 invalid input, 4 unwritable output, 10 a
 //! series choice is needed (several series and no `--series`) or does not
-//! match, 6 an unsupported DICOM feature such as a transfer syntax.
+//! match, 11 an unsupported DICOM feature such as a transfer syntax.
 
 mod codec;
 mod error;
