@@ -132,6 +132,19 @@ impl Pipeline {
         Ok(out)
     }
 
+    /// The image on `grid`: the resized one (which an earlier step must have
+    /// made) or the full-resolution one.
+    fn grid_image(&self, st: &mut State, grid: Grid, step: &str) -> Result<Tensor, PipelineError> {
+        match grid {
+            Grid::Small => Ok(st
+                .small
+                .as_ref()
+                .ok_or_else(|| missing(step, "a resized image"))?
+                .shallow_clone()),
+            Grid::Full => self.image(st),
+        }
+    }
+
     fn image(&self, st: &mut State) -> Result<Tensor, PipelineError> {
         if st.image.is_none() {
             // C-contiguous [x, y, z], as deepbet's `x.copy()` gives torch, so
@@ -185,14 +198,7 @@ impl Pipeline {
                 grid,
                 min_correlation,
             } => {
-                let x = match grid {
-                    Grid::Small => st
-                        .small
-                        .as_ref()
-                        .ok_or_else(|| missing(name, "a resized image"))?
-                        .shallow_clone(),
-                    Grid::Full => self.image(st)?,
-                };
+                let x = self.grid_image(st, *grid, name)?;
                 let r = torch_ops::neighbour_correlation(&x)?;
                 debug!(r, "neighbour correlation");
                 if r < *min_correlation {
@@ -243,14 +249,7 @@ impl Pipeline {
                 channel,
             } => {
                 let m = self.model(model)?;
-                let x = match grid {
-                    Grid::Small => st
-                        .small
-                        .as_ref()
-                        .ok_or_else(|| missing(name, "a resized image"))?
-                        .shallow_clone(),
-                    Grid::Full => self.image(st)?,
-                };
+                let x = self.grid_image(st, *grid, name)?;
                 let x = self.normalize(m, st, &x, name)?;
                 st.prob[slot(*grid)] = Some(m.probability(&x, *channel)?);
             }
