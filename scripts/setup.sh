@@ -29,7 +29,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages (torch 2.11.0 is large: a few minutes the first time)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r scripts/requirements.txt
-  .venv/bin/python -m pip install -q --no-deps deepbet==1.0.2
+  .venv/bin/python -m pip install -q --no-deps deepbet==1.0.2 antspyx==0.6.3
   echo "$want" > "$stamp"
 fi
 

@@ -13,3 +13,7 @@ echo
 echo "== skull-strip: deepneuro vs deepbet 1.0.2 (CPU, 2 threads)"
 cargo build --release --quiet -p deepneuro-skull-strip
 python scripts/bench/skullstrip_bench.py target/release/skull-strip 10
+echo
+echo "== preprocessing: deepneuro vs SimpleITK and ANTs (2 threads)"
+cargo build --release --quiet -p deepneuro
+python scripts/bench/preprocess_bench.py target/release/deepneuro

@@ -31,6 +31,11 @@ pub enum Code {
     SeriesChoice = 10,
     /// 11: valid DICOM using a feature this build cannot decode.
     Unsupported = 11,
+    /// 14: an external program a step needs (ANTs, a 3D Slicer CLI module)
+    /// is not installed; the message names it.
+    ToolMissing = 14,
+    /// 15: an external program ran and failed; the message quotes its stderr.
+    ToolFailed = 15,
 }
 
 pub const HELP: &str = "\
@@ -48,7 +53,9 @@ Exit codes:
   10 several DICOM series: choose one with --series (the message lists them)
   11 unsupported DICOM feature (e.g. a transfer syntax; the message names it)
   12 no brain found (noise, no contrast, empty mask)
-  13 batch run in which some cases failed (the summary lists them)";
+  13 batch run in which some cases failed (the summary lists them)
+  14 external tool (ANTs, 3D Slicer module) not found; the message names it
+  15 external tool failed; the message quotes its error";
 
 /// An error on its way to the user: one line, and the exit code.
 #[derive(Debug)]

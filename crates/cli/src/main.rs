@@ -21,6 +21,7 @@ Examples:
   deepneuro info /data/patient01 --series 5
   deepneuro info --json scan.nrrd
   deepneuro convert head.nii.gz head.nrrd
+  deepneuro preprocess n4 t1.nii.gz t1_n4.nii.gz --mask brain.nii.gz
   deepneuro doctor";
 
 #[derive(Parser)]
@@ -64,6 +65,9 @@ enum Command {
     /// DICOM folders: list their series; write a mask as a DICOM SEG.
     #[command(subcommand)]
     Dicom(commands::dicom::DicomCommand),
+    /// Preprocessing: resample, normalize, n4 (bias field), register (rigid/affine).
+    #[command(subcommand)]
+    Preprocess(commands::preprocess::PreprocessCommand),
     /// Run a module's pipeline spec, e.g. pipelines/skull-strip.toml (same flags as the module binary).
     #[command(
         after_help = "Example:\n  deepneuro run pipelines/skull-strip.toml --t1 head.nii.gz --output-folder out\n  deepneuro run pipelines/skull-strip.toml --help"
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
         Some(Command::Doctor(a)) => commands::doctor::run(a),
         Some(Command::Models(cmd)) => commands::models::run(cmd),
         Some(Command::Dicom(cmd)) => commands::dicom::run(cmd),
+        Some(Command::Preprocess(cmd)) => commands::preprocess::run(cmd),
         // The pipeline runner owns its arguments, output and exit codes, so
         // `deepneuro run SPEC` and the module binary behave identically.
         Some(Command::Run { spec, args }) => {

@@ -1,5 +1,7 @@
 //! The `deepneuro` binary end to end: output, exit codes, no partial files.
 
+mod preprocess;
+
 use deepneuro_testkit::{run_python, script};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

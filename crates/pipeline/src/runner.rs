@@ -335,6 +335,47 @@ impl Pipeline {
                     None => *m = ops::fill_holes(m),
                 }
             }
+            Step::BiasCorrect {
+                shrink_factor,
+                iterations,
+            } => {
+                before_image(st, name)?;
+                let defaults = deepneuro_preprocess::n4::N4Options::default();
+                let opts = deepneuro_preprocess::n4::N4Options {
+                    shrink_factor: shrink_factor.unwrap_or(defaults.shrink_factor),
+                    maximum_number_of_iterations: iterations
+                        .clone()
+                        .unwrap_or(defaults.maximum_number_of_iterations.clone()),
+                    ..defaults
+                };
+                let r = deepneuro_preprocess::n4::n4(&st.volume, None, &opts)
+                    .map_err(|e| preprocess_error(name, e))?;
+                st.volume = r.corrected;
+            }
+            Step::Zscore { nonzero } => {
+                before_image(st, name)?;
+                use deepneuro_preprocess::intensity::{zscore, ZScoreRegion};
+                let region = if *nonzero {
+                    ZScoreRegion::NonZero
+                } else {
+                    ZScoreRegion::Whole
+                };
+                st.volume = zscore(&st.volume, region).map_err(|e| preprocess_error(name, e))?;
+            }
+            Step::ClipPercentiles {
+                percentiles,
+                rescale,
+            } => {
+                before_image(st, name)?;
+                let rescale = rescale.map(|[a, b]| (a as f32, b as f32));
+                st.volume = deepneuro_preprocess::intensity::percentile_clip(
+                    &st.volume,
+                    percentiles[0],
+                    percentiles[1],
+                    rescale,
+                )
+                .map_err(|e| preprocess_error(name, e))?;
+            }
             Step::Grow { voxels } => {
                 // deepbet: abs(int(n)) passes, so fractions truncate.
                 let n = param(voxels)?.trunc() as i64;
@@ -427,6 +468,34 @@ fn step_name(s: &Step) -> &'static str {
         Step::Bbox { .. } => "bbox",
         Step::FillHoles { .. } => "fill-holes",
         Step::Grow { .. } => "grow",
+        Step::BiasCorrect { .. } => "bias-correct",
+        Step::Zscore { .. } => "zscore",
+        Step::ClipPercentiles { .. } => "clip-percentiles",
+    }
+}
+
+/// Steps that change the full-resolution volume must run before it becomes
+/// the image tensor, or their result would be silently ignored.
+fn before_image(st: &State, step: &str) -> Result<(), PipelineError> {
+    if st.image.is_some() {
+        return Err(PipelineError::step(
+            step,
+            "must come before the first step that reads the image (e.g. nan-to-num)",
+        ));
+    }
+    Ok(())
+}
+
+/// Input problems (NaN voxels, a constant image) are the input's fault
+/// (exit 3); invalid settings are the spec's.
+fn preprocess_error(step: &str, e: deepneuro_preprocess::PreprocessError) -> PipelineError {
+    use deepneuro_preprocess::PreprocessError as P;
+    match e {
+        P::BadParameter { .. } => PipelineError::step(step, e.to_string()),
+        e => PipelineError::BadInput {
+            path: "input".into(),
+            reason: format!("{step}: {e}"),
+        },
     }
 }
 

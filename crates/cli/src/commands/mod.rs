@@ -3,3 +3,4 @@ pub mod dicom;
 pub mod doctor;
 pub mod info;
 pub mod models;
+pub mod preprocess;
