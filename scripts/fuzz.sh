@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz
 export RUSTC_BOOTSTRAP=1
-for target in nifti_header nrrd_header dicom_file; do
+for target in nifti_header nrrd_header dicom_file itk_transform; do
   mkdir -p "fuzz/corpus/$target"
   # Seed with small valid files so the fuzzer starts inside the format.
   if [ "$target" = nifti_header ] && [ -z "$(ls -A fuzz/corpus/$target)" ]; then
@@ -21,6 +21,9 @@ PY
   if [ "$target" = nrrd_header ] && [ -z "$(ls -A fuzz/corpus/$target)" ]; then
     printf 'NRRD0004\ntype: short\ndimension: 3\nspace: left-posterior-superior\nsizes: 2 3 2\nspace directions: (1,0,0) (0,1,0) (0,0,1)\nspace origin: (0,0,0)\nendian: little\nencoding: raw\n\n' > "fuzz/corpus/$target/seed.nrrd"
     head -c 24 /dev/zero >> "fuzz/corpus/$target/seed.nrrd"
+  fi
+  if [ "$target" = itk_transform ] && [ -z "$(ls -A fuzz/corpus/$target)" ]; then
+    printf '#Insight Transform File V1.0\n#Transform 0\nTransform: AffineTransform_double_3_3\nParameters: 1 0 0 0 1 0 0 0 1 0 0 0\nFixedParameters: 0 0 0\n' > "fuzz/corpus/$target/seed.tfm"
   fi
   if [ "$target" = dicom_file ] && [ -z "$(ls -A fuzz/corpus/$target)" ]; then
     python - "$PWD/fuzz/corpus/$target" <<'PY'

@@ -128,15 +128,21 @@ impl AffineTransform {
             path: path.to_path_buf(),
             source,
         })?;
+        Self::from_itk_bytes(path, &bytes)
+    }
+
+    /// [`AffineTransform::read_itk`] on bytes already in memory; `path` only
+    /// names the source in errors. The fuzz target `itk_transform` drives it.
+    pub fn from_itk_bytes(path: &Path, bytes: &[u8]) -> Result<AffineTransform, PreprocessError> {
         let bad = |reason: String| PreprocessError::BadTransform {
             path: path.to_path_buf(),
             reason,
         };
         let entries = if bytes.starts_with(b"#Insight Transform File") {
-            let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8 text".into()))?;
+            let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
             itk_text_entries(text).map_err(bad)?
         } else {
-            mat::mat_entries(&bytes).map_err(bad)?
+            mat::mat_entries(bytes).map_err(bad)?
         };
         let mut entries: Vec<_> = entries
             .into_iter()
