@@ -8,11 +8,10 @@ use std::path::Path;
 ///
 /// The package must depend on `torch-sys` directly: Cargo passes
 /// `DEP_TCH_LIBTORCH_LIB` (torch-sys declares `links = "tch"`) only to direct
-/// dependents. Two things are added:
-/// - an rpath to libtorch's directory, so installed binaries start anywhere;
-/// - `libtorch_cuda` with `--no-as-needed` when the libtorch has CUDA,
-///   because nothing references its symbols directly and the linker would
-///   otherwise drop it, leaving CUDA unusable at run time.
+/// dependents. It adds an rpath to libtorch's directory, so installed
+/// binaries start anywhere. `libtorch_cuda` is deliberately not linked:
+/// `deepneuro_core::load_cuda` opens it at run time when an NVIDIA driver is
+/// present, which saves its load and tear-down on machines without a GPU.
 pub fn link_libtorch() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
@@ -20,9 +19,13 @@ pub fn link_libtorch() {
         return;
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
-    if Path::new(&lib).join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
-    }
+}
+
+/// Whether the libtorch being linked ships `libtorch_cuda.so`.
+pub fn libtorch_has_cuda() -> bool {
+    std::env::var("DEP_TCH_LIBTORCH_LIB")
+        .map(|lib| Path::new(&lib).join("libtorch_cuda.so").exists())
+        .unwrap_or(false)
 }
 
 /// The version string of the libtorch being linked (`2.11.0+cu130`), read

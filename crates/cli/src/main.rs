@@ -132,7 +132,8 @@ fn main() -> ExitCode {
         // `deepneuro run SPEC` and the module binary behave identically.
         Some(Command::Run { spec, args }) => {
             let code = deepneuro_pipeline::run_cli(Some(spec), args.clone());
-            return ExitCode::from(code.clamp(0, 255) as u8);
+            // Every output is written and closed by now; skip libtorch's tear-down.
+            deepneuro_core::exit_now(code.clamp(0, 255));
         }
     };
     match result {

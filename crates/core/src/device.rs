@@ -14,6 +14,9 @@ pub enum DeviceError {
 /// libtorch sees one, else the CPU.
 pub fn parse_device(spec: &str) -> Result<Device, DeviceError> {
     let spec = spec.trim().to_ascii_lowercase();
+    if spec != "cpu" {
+        crate::load_cuda();
+    }
     let count = || tch::Cuda::device_count();
     match spec.as_str() {
         "auto" => Ok(Device::cuda_if_available()),
@@ -72,6 +75,7 @@ pub struct RuntimeInfo {
 }
 
 pub fn describe_runtime() -> RuntimeInfo {
+    crate::load_cuda();
     RuntimeInfo {
         libtorch: crate::LIBTORCH_VERSION.to_string(),
         cuda_available: tch::Cuda::is_available(),

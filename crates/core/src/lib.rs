@@ -5,9 +5,11 @@
 //! formats and image operations never depend on it, so they build and test
 //! without libtorch (ARCHITECTURE.md; CI checks it with `cargo tree`).
 
+mod cuda;
 mod device;
 mod tensor;
 
+pub use cuda::{exit_now, load_cuda, tune_allocator, CudaLoad};
 pub use device::{cpu_threads, describe_runtime, parse_device, DeviceError, RuntimeInfo};
 pub use tch;
 pub use tensor::{as_tensor, to_tensor, volume_from_tensor, BorrowedTensor, TensorError};
@@ -16,6 +18,9 @@ use deepneuro_volume::Volume;
 
 /// The libtorch version this build links, e.g. `2.11.0+cu130`.
 pub const LIBTORCH_VERSION: &str = env!("DEEPNEURO_LIBTORCH_VERSION");
+
+/// Whether the linked libtorch ships `libtorch_cuda.so` (see [`load_cuda`]).
+pub const LIBTORCH_HAS_CUDA: bool = cfg!(libtorch_cuda);
 
 /// Convenience re-export so callers need not name the volume crate.
 pub type CoreVolume = Volume;

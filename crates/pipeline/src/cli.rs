@@ -132,6 +132,7 @@ where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString> + Clone,
 {
+    deepneuro_core::tune_allocator();
     let argv = std::iter::once(std::ffi::OsString::from("skull-strip"))
         .chain(args.into_iter().map(Into::into));
     let mut args = match Args::try_parse_from(argv) {

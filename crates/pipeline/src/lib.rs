@@ -20,4 +20,5 @@ pub mod output;
 pub mod quicklook;
 
 pub use cli::{run_cli, run_cli_with, Args};
+pub use deepneuro_core::exit_now;
 pub use input::{InputKind, InputLoader, LoadOptions, Loaded, Plugins, SegWriter};

@@ -89,6 +89,7 @@ fn masks_match_python_deepbet_on_sample_and_transforms() {
 /// compare; the test says so on stderr.
 #[test]
 fn cuda_mask_equals_cpu_mask() {
+    deepneuro_core::load_cuda();
     if !tch::Cuda::is_available() {
         eprintln!("no CUDA device: CPU/CUDA comparison not run");
         return;

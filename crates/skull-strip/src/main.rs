@@ -4,5 +4,6 @@
 
 fn main() {
     let code = deepneuro_pipeline::run_cli(None, std::env::args_os().skip(1));
-    std::process::exit(code);
+    // Every output is written and closed by now; skip libtorch's tear-down.
+    deepneuro_pipeline::exit_now(code);
 }

@@ -55,7 +55,21 @@ fn gpu_memory() -> Vec<String> {
 }
 
 fn check_cuda() -> Check {
+    use deepneuro_core::CudaLoad;
+    let load = deepneuro_core::load_cuda();
     let n = deepneuro_core::tch::Cuda::device_count();
+    // A driver without a loadable libtorch_cuda is a broken install.
+    if let CudaLoad::Failed(e) = load {
+        return Check {
+            name: "cuda",
+            ok: false,
+            detail: format!("an NVIDIA driver is present but libtorch_cuda.so did not load: {e}"),
+            fix: Some(
+                "reinstall torch 2.11.0 (make setup) or put its torch/lib on LD_LIBRARY_PATH"
+                    .to_string(),
+            ),
+        };
+    }
     let detail = if n > 0 {
         let mem = gpu_memory();
         format!(
@@ -67,7 +81,13 @@ fn check_cuda() -> Check {
             }
         )
     } else {
-        "no CUDA device: models run on the CPU".to_string()
+        let why = match load {
+            CudaLoad::NoDriver => " (no NVIDIA driver)",
+            CudaLoad::Disabled => " (DEEPNEURO_CUDA=0)",
+            CudaLoad::NotBuilt => " (this libtorch has no CUDA)",
+            _ => "",
+        };
+        format!("no CUDA device{why}: models run on the CPU")
     };
     // A missing GPU is not a failure: every module runs on the CPU.
     Check {
