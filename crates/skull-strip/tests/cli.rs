@@ -328,3 +328,65 @@ fn dicom_series_matches_nifti_and_seg_covers_the_mask() {
     assert!(text(&o).contains("T1 MPRAGE repeat"), "{}", text(&o));
     assert!(files(&ot).is_empty());
 }
+
+/// `--cases` (a CSV naming the case), `--save-preprocessed` and `--dilate`
+/// on a full run: the dilated mask equals scipy's binary dilation of the
+/// plain mask by the same number of 6-connected steps.
+#[test]
+fn cases_csv_dilate_and_preprocessed_output() {
+    let out = tempfile::tempdir().unwrap();
+    let plain_dir = out.path().join("plain");
+    let o = run(&[
+        "--t1",
+        sample().to_str().unwrap(),
+        "--output-folder",
+        plain_dir.to_str().unwrap(),
+        "--no-quicklook",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let csv = out.path().join("cases.csv");
+    std::fs::write(
+        &csv,
+        format!("case,t1\nhead,{}\n", sample().to_str().unwrap()),
+    )
+    .unwrap();
+    let dil_dir = out.path().join("dilated");
+    let o = run(&[
+        "--cases",
+        csv.to_str().unwrap(),
+        "--output-folder",
+        dil_dir.to_str().unwrap(),
+        "--dilate",
+        "2",
+        "--save-preprocessed",
+        "--no-quicklook",
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        files(&dil_dir),
+        [
+            "head_brain.nii.gz",
+            "head_mask.nii.gz",
+            "head_preprocessed.nii.gz"
+        ]
+    );
+    let pre = deepneuro_io::read(&dil_dir.join("head_preprocessed.nii.gz")).unwrap();
+    assert_eq!(pre.spatial_shape(), [256, 256, 256]);
+    let check = deepneuro_testkit::run_python(
+        &deepneuro_testkit::script("fixtures/skullstrip_dilate_check.py"),
+        [
+            plain_dir.join("atlas_mask.nii.gz").as_os_str(),
+            dil_dir.join("head_mask.nii.gz").as_os_str(),
+            std::ffi::OsStr::new("2"),
+        ],
+    );
+    let c: serde_json::Value = serde_json::from_str(check.trim()).unwrap();
+    eprintln!("dilate 2 vs scipy: {c}");
+    assert!(c["dilated"].as_u64() > c["plain"].as_u64(), "{c}");
+    assert_eq!(c["differ"], 0, "{c}");
+}
