@@ -17,3 +17,7 @@ echo
 echo "== preprocessing: deepneuro vs SimpleITK and ANTs (2 threads)"
 cargo build --release --quiet -p deepneuro
 python scripts/bench/preprocess_bench.py target/release/deepneuro
+echo
+echo "== 3D patch batches: deepneuro-data vs TorchIO's Queue (2 workers)"
+cargo build --release --quiet -p deepneuro-data --example bench_patches
+python scripts/bench/patch_bench.py target/release/examples/bench_patches

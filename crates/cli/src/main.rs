@@ -65,6 +65,11 @@ enum Command {
     /// DICOM folders: list their series; write a mask as a DICOM SEG.
     #[command(subcommand)]
     Dicom(commands::dicom::DicomCommand),
+    /// Collect cases (folders, CSV, HDF5) into an HDF5 dataset, optionally augmented; --info describes one.
+    #[command(
+        after_help = "Examples:\n  deepneuro collect brats/ --group input='*_flair.nii.gz,*_t1.nii.gz,*_t1ce.nii.gz,*_t2.nii.gz' --group ground_truth='*_seg.nii.gz' --out brats.h5\n  deepneuro collect brats/ --group input='*_t1.nii.gz' --group ground_truth='*_seg.nii.gz' --augment 'patches(size=64x64x64,count=8,label=ground_truth,label_fraction=0.7)' --out patches.h5\n  deepneuro collect --info brats.h5"
+    )]
+    Collect(commands::collect::Args),
     /// Preprocessing: resample, normalize, n4 (bias field), register (rigid/affine).
     #[command(subcommand)]
     Preprocess(commands::preprocess::PreprocessCommand),
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
         Some(Command::Models(cmd)) => commands::models::run(cmd),
         Some(Command::Dicom(cmd)) => commands::dicom::run(cmd),
         Some(Command::Preprocess(cmd)) => commands::preprocess::run(cmd),
+        Some(Command::Collect(a)) => commands::collect::run(a),
         // The pipeline runner owns its arguments, output and exit codes, so
         // `deepneuro run SPEC` and the module binary behave identically.
         Some(Command::Run { spec, args }) => {

@@ -1,5 +1,6 @@
 //! The `deepneuro` binary end to end: output, exit codes, no partial files.
 
+mod collect;
 mod preprocess;
 
 use deepneuro_testkit::{run_python, script};

@@ -1,3 +1,4 @@
+pub mod collect;
 pub mod convert;
 pub mod dicom;
 pub mod doctor;
