@@ -21,3 +21,7 @@ echo
 echo "== 3D patch batches: deepneuro-data vs TorchIO's Queue (2 workers)"
 cargo build --release --quiet -p deepneuro-data --example bench_patches
 python scripts/bench/patch_bench.py target/release/examples/bench_patches
+echo
+echo "== patch inference: deepneuro-infer vs MONAI sliding_window_inference (2 threads)"
+cargo build --release --quiet -p deepneuro-infer --example bench_infer
+python scripts/bench/patch_infer_bench.py target/release/examples/bench_infer

@@ -139,7 +139,7 @@ def main():
     for name, t, m in rows:
         print(f"  {name:<28} {t:8.2f} s   peak RSS {m:7.0f} MiB")
     print("  ratios (goal):")
-    print(f"    ours / floor                  {t_ours / fl:5.2f}  (<= 1.15)")
+    print(f"    ours / floor                  {t_ours / fl:5.3f}  (<= 1.15)")
     print(f"    ours / deepbet                {t_ours / t_db:5.2f}  (<= 0.75)")
     print(f"    ours batch / deepbet batch    {t_ours_b / t_db_b:5.2f}  (<= 0.95)")
     print(f"    ours batch / {n} processes     {t_ours_b / t_sep:5.2f}  (<= 0.60)")

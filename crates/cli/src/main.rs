@@ -70,6 +70,11 @@ enum Command {
         after_help = "Examples:\n  deepneuro collect brats/ --group input='*_flair.nii.gz,*_t1.nii.gz,*_t1ce.nii.gz,*_t2.nii.gz' --group ground_truth='*_seg.nii.gz' --out brats.h5\n  deepneuro collect brats/ --group input='*_t1.nii.gz' --group ground_truth='*_seg.nii.gz' --augment 'patches(size=64x64x64,count=8,label=ground_truth,label_fraction=0.7)' --out patches.h5\n  deepneuro collect --info brats.h5"
     )]
     Collect(commands::collect::Args),
+    /// Run a model (TorchScript or deepneuro U-Net) over a volume, whole or in overlapping patches.
+    #[command(
+        after_help = "Example:\n  deepneuro predict --model unet.pt --input t1.nii.gz --output prob.nii.gz --patch-size 96,96,96 --overlap 0.25 --blend gaussian --batch 4"
+    )]
+    Predict(commands::predict::Args),
     /// Preprocessing: resample, normalize, n4 (bias field), register (rigid/affine).
     #[command(subcommand)]
     Preprocess(commands::preprocess::PreprocessCommand),
@@ -134,6 +139,7 @@ fn main() -> ExitCode {
         Some(Command::Dicom(cmd)) => commands::dicom::run(cmd),
         Some(Command::Preprocess(cmd)) => commands::preprocess::run(cmd),
         Some(Command::Collect(a)) => commands::collect::run(a),
+        Some(Command::Predict(a)) => commands::predict::run(a),
         // The pipeline runner owns its arguments, output and exit codes, so
         // `deepneuro run SPEC` and the module binary behave identically.
         Some(Command::Run { spec, args }) => {

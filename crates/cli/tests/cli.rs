@@ -1,6 +1,7 @@
 //! The `deepneuro` binary end to end: output, exit codes, no partial files.
 
 mod collect;
+mod predict;
 mod preprocess;
 
 use deepneuro_testkit::{run_python, script};

@@ -4,4 +4,5 @@ pub mod dicom;
 pub mod doctor;
 pub mod info;
 pub mod models;
+pub mod predict;
 pub mod preprocess;
