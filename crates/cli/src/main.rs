@@ -75,6 +75,11 @@ enum Command {
         after_help = "Example:\n  deepneuro predict --model unet.pt --input t1.nii.gz --output prob.nii.gz --patch-size 96,96,96 --overlap 0.25 --blend gaussian --batch 4"
     )]
     Predict(commands::predict::Args),
+    /// Train a U-Net from a DataCollection as a TOML config says (checkpoints, CSV log, early stopping).
+    #[command(
+        after_help = "Example:\n  deepneuro train --config crates/train/configs/phantom_whole_tumour.toml --json"
+    )]
+    Train(commands::train::Args),
     /// Preprocessing: resample, normalize, n4 (bias field), register (rigid/affine).
     #[command(subcommand)]
     Preprocess(commands::preprocess::PreprocessCommand),
@@ -140,6 +145,7 @@ fn main() -> ExitCode {
         Some(Command::Preprocess(cmd)) => commands::preprocess::run(cmd),
         Some(Command::Collect(a)) => commands::collect::run(a),
         Some(Command::Predict(a)) => commands::predict::run(a),
+        Some(Command::Train(a)) => commands::train::run(a),
         // The pipeline runner owns its arguments, output and exit codes, so
         // `deepneuro run SPEC` and the module binary behave identically.
         Some(Command::Run { spec, args }) => {

@@ -6,3 +6,4 @@ pub mod info;
 pub mod models;
 pub mod predict;
 pub mod preprocess;
+pub mod train;

@@ -65,3 +65,25 @@ fn predict_equals_monai_sliding_window_and_keeps_geometry() {
     assert!(err.contains("bad.pt"), "{err}");
     assert!(!out2.exists());
 }
+
+/// `deepneuro train`: config errors are one line with a documented code
+/// (the training itself is tested in crates/train against held-out phantoms).
+#[test]
+fn train_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "epochs = 2\n[optimizer]\nkind = \"rmsprop\"\n").unwrap();
+    let missing = dir.path().join("missing.toml");
+    for (cfg, code, mention) in [(&bad, 3, "rmsprop"), (&missing, 3, "missing.toml")] {
+        let o = Command::new(env!("CARGO_BIN_EXE_deepneuro"))
+            .arg("train")
+            .arg("--config")
+            .arg(cfg)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(mention), "{err}");
+    }
+}

@@ -1,0 +1,26 @@
+//! Training loops for deepneuro U-Nets from a `DataCollection`: a TOML
+//! [`TrainConfig`] (model, data, optimiser, learning-rate schedule,
+//! callbacks), [`train`] returning a [`TrainReport`], and
+//! [`evaluate_dice`] to score a saved model on cases.
+//!
+//! The network trains on logits (its output activation removed) so that
+//! cross-entropy losses are stable; checkpoints (`best.safetensors`,
+//! `last.safetensors`, each with its `.json`) carry the configured
+//! activation and load with `deepneuro_models::load_model`.
+
+mod callbacks;
+pub mod config;
+mod data;
+mod error;
+mod loss;
+pub mod schedule;
+mod train;
+
+pub use callbacks::CSV_COLUMNS;
+pub use config::{
+    CallbackConfig, DataConfig, EarlyStopping, OptimizerConfig, OptimizerKind, ScheduleConfig,
+    ScheduleKind, TargetKind, TrainConfig,
+};
+pub use data::{evaluate_dice, predict_case, split_cases};
+pub use error::TrainError;
+pub use train::{pad_factor, train, EpochMetrics, TrainReport};
