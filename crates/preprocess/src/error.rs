@@ -49,3 +49,34 @@ impl PreprocessError {
         matches!(self, PreprocessError::Io(e) if e.is_output_error())
     }
 }
+
+/// How far two affines may differ (mm, largest element) and still be the
+/// same voxel grid: NIfTI stores affines in float32, so a mask written by
+/// another tool can differ from its image in the last digits.
+pub(crate) const FRAME_TOLERANCE: f64 = 1e-4;
+
+/// Checks that `mask` lies on `image`'s voxel grid (same spatial shape,
+/// affine within [`FRAME_TOLERANCE`]); the error names the mask.
+pub(crate) fn check_mask_grid(
+    image: &deepneuro_volume::Volume,
+    mask: &deepneuro_volume::Volume,
+) -> Result<(), PreprocessError> {
+    let mismatch = |detail: String| PreprocessError::MismatchedFrames {
+        what: "mask".to_string(),
+        detail,
+    };
+    if mask.spatial_shape() != image.spatial_shape() {
+        return Err(mismatch(format!(
+            "shape {:?} differs from the image's {:?}",
+            mask.spatial_shape(),
+            image.spatial_shape()
+        )));
+    }
+    let diff = (mask.affine() - image.affine()).abs().max();
+    if diff > FRAME_TOLERANCE {
+        return Err(mismatch(format!(
+            "affine differs from the image's by up to {diff:.3e} mm"
+        )));
+    }
+    Ok(())
+}

@@ -30,10 +30,6 @@ pub enum ZScoreRegion<'a> {
     NonZero,
 }
 
-/// The largest difference allowed between the affines of an image and its
-/// mask, in mm (or mm per voxel for the linear part).
-const FRAME_TOLERANCE: f64 = 1e-4;
-
 /// Counts NaN and infinite voxels of `v`, as an error when there are any.
 pub(crate) fn check_finite(v: &Volume, what: &str) -> Result<(), PreprocessError> {
     let count = v
@@ -60,23 +56,11 @@ pub(crate) fn float_dtype(v: &Volume) -> DType {
 }
 
 fn check_mask(v: &Volume, mask: &Volume) -> Result<(), PreprocessError> {
+    crate::error::check_mask_grid(v, mask)?;
     let mismatch = |detail: String| PreprocessError::MismatchedFrames {
         what: "mask".to_string(),
         detail,
     };
-    if mask.spatial_shape() != v.spatial_shape() {
-        return Err(mismatch(format!(
-            "shape {:?} differs from the image's {:?}",
-            mask.spatial_shape(),
-            v.spatial_shape()
-        )));
-    }
-    let diff = (mask.affine() - v.affine()).abs().max();
-    if diff > FRAME_TOLERANCE {
-        return Err(mismatch(format!(
-            "affine differs from the image's by up to {diff:.3e} mm"
-        )));
-    }
     if mask.channels() != 1 && mask.channels() != v.channels() {
         return Err(mismatch(format!(
             "{} channels for an image with {}",

@@ -176,23 +176,11 @@ impl N4Options {
 /// Checks that `mask` shares the image's grid and selects a voxel; returns
 /// its voxels flat in NIfTI order.
 fn check_mask(image: &Volume, mask: &Volume) -> Result<Vec<f32>, PreprocessError> {
+    crate::error::check_mask_grid(image, mask)?;
     let mismatch = |detail: String| PreprocessError::MismatchedFrames {
         what: "mask".into(),
         detail,
     };
-    if mask.spatial_shape() != image.spatial_shape() {
-        return Err(mismatch(format!(
-            "shape {:?} differs from the image's {:?}",
-            mask.spatial_shape(),
-            image.spatial_shape()
-        )));
-    }
-    let diff = (mask.affine() - image.affine()).abs().max();
-    if diff > 1e-4 {
-        return Err(mismatch(format!(
-            "affine differs from the image's by up to {diff:.3e} mm"
-        )));
-    }
     if mask.channels() != 1 {
         return Err(mismatch(format!(
             "has {} channels; a mask has one",
