@@ -30,6 +30,27 @@ fn nifti_fixtures() -> (tempfile::TempDir, PathBuf) {
     (dir, p)
 }
 
+/// Asserts a zero exit, showing the code and stderr otherwise.
+fn assert_success(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The names in `dir`, sorted (hidden staging files included, so partial
+/// output shows up).
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -4,7 +4,6 @@
 
 use deepneuro_testkit::{run_python, script};
 use std::ffi::OsStr;
-use std::path::Path;
 use std::process::{Command, Output};
 
 fn collect(args: &[&OsStr]) -> Output {
@@ -24,22 +23,8 @@ const INPUT: &str = "input=*_flair.nii.gz,*_t1.nii.gz,*_t1ce.nii.gz,*_t2.nii.gz"
 const TRUTH: &str = "ground_truth=*_seg.nii.gz";
 
 fn json(o: &Output) -> serde_json::Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    super::assert_success(o);
     serde_json::from_slice(&o.stdout).expect("a JSON summary")
-}
-
-fn visible(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -206,7 +191,11 @@ fn collect_bad_input_exit_codes_and_no_partial_output() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
         assert!(err.contains(mention), "'{mention}' not in: {err}");
-        assert!(visible(&out_dir).is_empty(), "{:?}", visible(&out_dir));
+        assert!(
+            super::listing(&out_dir).is_empty(),
+            "{:?}",
+            super::listing(&out_dir)
+        );
     }
     // An output folder that does not exist: exit 4, nothing written.
     let o = collect(&[

@@ -50,12 +50,7 @@ fn os(s: &str) -> &OsStr {
 }
 
 fn check_ok(o: &Output) -> serde_json::Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    super::assert_success(o);
     serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
 }
 
@@ -100,15 +95,6 @@ fn log_field_correlation(estimated: &Volume, truth: &Volume, mask: &Volume) -> f
         .collect();
     let t: Vec<f64> = values_in_mask(truth, mask).iter().map(|v| v.ln()).collect();
     pearson(&e, &t)
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -253,7 +239,11 @@ fn missing_and_failing_tools_are_clear_errors() {
         args.extend([os("--tool"), os(tool)]);
         let o = preprocess(&args, Some(tool_path(false)));
         check_fails(&o, 14, &[program, "not found on PATH"]);
-        assert!(files_in(&out_dir).is_empty(), "{:?}", files_in(&out_dir));
+        assert!(
+            super::listing(&out_dir).is_empty(),
+            "{:?}",
+            super::listing(&out_dir)
+        );
     }
     // Failing: ANTs given a file that is no image fails: exit 15, nothing left.
     let not_image = f.file("not_image.nii.gz");
@@ -269,7 +259,11 @@ fn missing_and_failing_tools_are_clear_errors() {
         Some(tool_path(true)),
     );
     check_fails(&o, 15, &["N4BiasFieldCorrection"]);
-    assert!(files_in(&out_dir).is_empty(), "{:?}", files_in(&out_dir));
+    assert!(
+        super::listing(&out_dir).is_empty(),
+        "{:?}",
+        super::listing(&out_dir)
+    );
 }
 
 #[test]
@@ -356,9 +350,9 @@ fn native_steps_refuse_bad_input_without_output() {
         let o = preprocess(&args, None);
         check_fails(&o, code, &[mention]);
         assert!(
-            files_in(&out_dir).is_empty(),
+            super::listing(&out_dir).is_empty(),
             "{args:?}: {:?}",
-            files_in(&out_dir)
+            super::listing(&out_dir)
         );
     }
     // A good run for contrast: resample to 3 mm, then z-score inside the mask.
