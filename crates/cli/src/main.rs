@@ -83,6 +83,11 @@ enum Command {
     /// Preprocessing: resample, normalize, n4 (bias field), register (rigid/affine).
     #[command(subcommand)]
     Preprocess(commands::preprocess::PreprocessCommand),
+    /// Write a shell wrapper that runs a module's Docker image like the native command.
+    #[command(
+        after_help = "Example:\n  deepneuro wrap skull-strip --out ~/bin\n  ~/bin/skull-strip --t1 'scans/patient 01' --output-folder 'results/patient 01'"
+    )]
+    Wrap(commands::wrap::Args),
     /// Run a module's pipeline spec, e.g. pipelines/skull-strip.toml (same flags as the module binary).
     #[command(
         after_help = "Example:\n  deepneuro run pipelines/skull-strip.toml --t1 head.nii.gz --output-folder out\n  deepneuro run pipelines/skull-strip.toml --help"
@@ -146,6 +151,7 @@ fn main() -> ExitCode {
         Some(Command::Collect(a)) => commands::collect::run(a),
         Some(Command::Predict(a)) => commands::predict::run(a),
         Some(Command::Train(a)) => commands::train::run(a),
+        Some(Command::Wrap(a)) => commands::wrap::run(a),
         // The pipeline runner owns its arguments, output and exit codes, so
         // `deepneuro run SPEC` and the module binary behave identically.
         Some(Command::Run { spec, args }) => {

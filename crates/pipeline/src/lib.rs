@@ -10,7 +10,7 @@ pub mod torch_ops;
 
 pub use error::{exit, PipelineError};
 pub use runner::{CaseOutput, Pipeline};
-pub use spec::{Spec, Step};
+pub use spec::{Container, Spec, Step};
 
 pub mod cases;
 pub mod cli;

@@ -19,6 +19,9 @@ pub struct Spec {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub outputs: Outputs,
+    /// How the module runs in a container: read by docker/ and `deepneuro wrap`.
+    #[serde(default)]
+    pub container: Option<Container>,
     /// Where the spec was read from, for messages.
     #[serde(skip)]
     pub path: PathBuf,
@@ -32,6 +35,25 @@ pub struct Header {
     pub description: String,
     /// Input roles, e.g. `["t1"]`; the first is the primary image.
     pub inputs: Vec<String>,
+}
+
+/// The `[container]` section: which command-line options name host paths,
+/// so that a generated wrapper can mount them without code per module.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    /// Image name without tag, e.g. `deepneuro/skull-strip`.
+    pub image: String,
+    /// The module binary, the image's entry point.
+    pub binary: String,
+    /// Long options (without `--`) whose value is a file or folder the module
+    /// reads; each is mounted read-only at its own mount point.
+    pub input_options: Vec<String>,
+    /// The long option naming the folder the module writes (mounted read-write).
+    pub output_option: String,
+    /// Its one-letter short form, if any.
+    #[serde(default)]
+    pub output_short: Option<char>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

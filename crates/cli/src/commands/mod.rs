@@ -7,3 +7,4 @@ pub mod models;
 pub mod predict;
 pub mod preprocess;
 pub mod train;
+pub mod wrap;
