@@ -16,7 +16,8 @@
 set -euo pipefail
 out=$1 cuda=$2
 shift 2
-site=$(/opt/torch/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+python=${STAGE_PYTHON:-/opt/torch/bin/python}
+site=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 prefix=/opt/deepneuro
 rm -rf "$out"
 mkdir -p "$out/libtorch$prefix/lib" "$out/libtorch$prefix/site-packages/torch/lib" "$out/cuda"
@@ -26,13 +27,14 @@ mkdir -p "$out/libtorch$prefix/lib" "$out/libtorch$prefix/site-packages/torch/li
 is_system() {
   case $(basename "$1") in
     ld-linux*|libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libresolv.so*|\
-    libstdc++.so*|libgcc_s.so*|linux-vdso*) return 0 ;;
+    libutil.so*|libstdc++.so*|libgcc_s.so*|linux-vdso*) return 0 ;;
   esac
   return 1
 }
 
 # Resolved shared libraries of an ELF file, one path per line.
-needs() { ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'; }
+# Paths are normalised (ldd prints torch/lib/../../nvidia/...) but symlinks kept.
+needs() { ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | xargs -r realpath -s; }
 
 # Places a library: torch's and NVIDIA's keep their wheel path, others go to lib/.
 place() { # library, layer
@@ -58,37 +60,42 @@ for module in "$@"; do
   done
 done
 
-# 2. CUDA: libtorch's CUDA libraries and the NVIDIA packages they load. A package is
-# taken whole, because cuDNN and NVRTC open sibling libraries by name at run time.
+# 2. CUDA: libtorch's CUDA libraries (libtorch_cuda_linalg and the NVRTC stub are opened at
+# run time, not linked) and the NVIDIA libraries they link. The CUDA toolkit package
+# (nvidia/cu13) is taken file by file; cuDNN, NCCL, cuSPARSELt and NVSHMEM whole, because
+# they open sibling libraries (cuDNN's engines, NVSHMEM's transports) by name at run time.
 if [ "$cuda" = 1 ]; then
   torch_lib=$site/torch/lib
   mkdir -p "$out/cuda$prefix/site-packages/torch/lib"
   declare -A packages=()
-  for lib in "$torch_lib"/libtorch_cuda*.so "$torch_lib"/libc10_cuda.so "$torch_lib"/libcaffe2_nvrtc.so; do
-    [ -e "$lib" ] || continue
-    cp -L "$lib" "$out/cuda$prefix/site-packages/torch/lib/"
-    for dep in $(needs "$lib"); do
+  for name in libtorch_cuda.so libc10_cuda.so libtorch_cuda_linalg.so libcaffe2_nvrtc.so libtorch_nvshmem.so; do
+    [ -e "$torch_lib/$name" ] || continue
+    place "$torch_lib/$name" cuda
+    for dep in $(needs "$torch_lib/$name"); do
       case $dep in
+        "$site"/nvidia/cu13/*) place "$dep" cuda ;;
         "$site"/nvidia/*) rel=${dep#"$site"/nvidia/}; packages[${rel%%/*}]=1 ;;
         "$torch_lib"/*) [ -e "$out/libtorch$prefix/site-packages/torch/lib/$(basename "$dep")" ] ||
-          cp -L "$dep" "$out/cuda$prefix/site-packages/torch/lib/" ;;
+          place "$dep" cuda ;;
       esac
     done
   done
-  # NVRTC is opened lazily (not linked) for kernels compiled at run time.
-  [ -d "$site/nvidia/cuda_nvrtc" ] && packages[cuda_nvrtc]=1
+  # NVRTC loads its builtins by name.
+  for f in "$site"/nvidia/cu13/lib/libnvrtc-builtins.so.*; do
+    case $f in *.alt.*) ;; *) [ -e "$f" ] && place "$f" cuda ;; esac
+  done
   for p in "${!packages[@]}"; do
     mkdir -p "$out/cuda$prefix/site-packages/nvidia/$p"
     cp -a "$site/nvidia/$p/lib" "$out/cuda$prefix/site-packages/nvidia/$p/"
   done
-  echo "stage: CUDA packages: ${!packages[*]}"
+  echo "stage: CUDA: $(cd "$out/cuda$prefix/site-packages" && find . -name '*.so*' | sort | tr '\n' ' ')"
 fi
 
 # 3. Per module: the binary (without debug sections) and its weights. The registry client
 # imports them from the deepbet wheel on PyPI, checking each file's SHA-256 against
 # models.toml; the containers then run offline.
 wheels=$(mktemp -d)
-/opt/torch/bin/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+"$python" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
   deepbet==1.0.2 -d "$wheels"
 for module in "$@"; do
   dest=$out/modules/$module$prefix

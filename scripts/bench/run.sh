@@ -25,3 +25,7 @@ echo
 echo "== patch inference: deepneuro-infer vs MONAI sliding_window_inference (2 threads)"
 cargo build --release --quiet -p deepneuro-infer --example bench_infer
 python scripts/bench/patch_infer_bench.py target/release/examples/bench_infer
+echo
+echo "== training step, glioblastoma U-Net: deepneuro-train vs PyTorch (2 threads)"
+cargo build --release --quiet -p deepneuro-train --example bench_train_step
+python scripts/bench/train_step_bench.py target/release/examples/bench_train_step

@@ -77,7 +77,12 @@ install -d -o "${user%%:*}" -g "${user##*:}" "$work/host B" "$out_parent"
 out="$out_parent/mask of patient 01"
 check "wrapper (run as $user) exits 0" \
   env HOME="$work" "${as_user[@]}" "$work/bin/$module" --t1 "$in_dir/dicom series" --output-folder "$out" -q
-check "wrapper: mask equals the native binary's" same_mask "$work/native" "$out"
+# The same job natively on the same host paths: the wrapper's outputs have the same names.
+"$native" --t1 "$in_dir/dicom series" --output-folder "$work/native-same-paths" --device cpu -q
+check "wrapper: mask equals the native binary's" same_mask "$work/native-same-paths" "$out"
+names() { (cd "$1" && find . -type f | sort | tr '\n' ' '); }
+echo "      wrapper outputs: $(names "$out")"
+check "wrapper: the same output files as the native run" test "$(names "$out")" = "$(names "$work/native-same-paths")"
 owners=$(find "$out" -exec stat -c '%u:%g' {} + | sort -u | tr '\n' ' ')
 echo "      output owners: $owners"
 check "wrapper: every output file belongs to the calling user ($user)" test "$owners" = "$user "
@@ -124,14 +129,16 @@ labelled=$(label io.deepneuro.models | tr , '\n' | sort | paste -sd, -)
 echo "      models in the image: $in_image"
 check "label io.deepneuro.models equals the SHA-256 of the weights in the image" test "$in_image" = "$labelled"
 
-# 5. Sizes, from the layer list.
-docker history --no-trunc --format '{{.Size}}\t{{.CreatedBy}}' "$image" >"$work/history"
-layer() { grep -F "$1" "$work/history" | head -1 | cut -f1; }
+# 5. Sizes, from the layer list (newest first): the three COPY layers are the module
+# (binary and weights), CUDA and libtorch, in that order.
 mb() { awk '{printf "%.0f MB", $1/1e6}'; }
+docker history --no-trunc --human=false --format '{{.Size}}\t{{.CreatedBy}}' "$image" |
+  grep -F '#(nop) COPY ' | cut -f1 >"$work/copies"
 base=$(label io.deepneuro.base)
-echo "sizes: image $(docker image inspect -f '{{.Size}}' "$image" | mb), base $base $(docker image inspect -f '{{.Size}}' "$base" | mb)," \
-  "libtorch layer $(layer '/stage/libtorch/'), CUDA layer $(layer '/stage/cuda/')," \
-  "project layer (binary + weights) $(layer "/stage/modules/$module/")"
+echo "sizes: image $(docker image inspect -f '{{.Size}}' "$image" | mb)" \
+  "= base $base $(docker image inspect -f '{{.Size}}' "$base" | mb)" \
+  "+ libtorch layer $(sed -n 3p "$work/copies" | mb) + CUDA layer $(sed -n 2p "$work/copies" | mb)" \
+  "+ project layer (skull-strip binary + weights) $(sed -n 1p "$work/copies" | mb)"
 
 if [ "$failures" != 0 ]; then
   echo "docker-test: $failures check(s) failed"

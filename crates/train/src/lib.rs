@@ -23,4 +23,4 @@ pub use config::{
 };
 pub use data::{evaluate_dice, predict_case, split_cases};
 pub use error::TrainError;
-pub use train::{pad_factor, train, EpochMetrics, TrainReport};
+pub use train::{build_optimizer, pad_factor, train, train_step, EpochMetrics, TrainReport};

@@ -10,16 +10,70 @@ use deepneuro_augment::Augmentation;
 use deepneuro_data::{BatchOptions, Batches, CollectionOptions, DataCollection};
 use deepneuro_models::{OutputActivation, UNet, UNetConfig};
 use serde::Serialize;
-use tch::nn::{Adam, AdamW, OptimizerConfig, Sgd};
+use tch::nn::{Adam, AdamW, OptimizerConfig as _, Sgd};
 use tch::Tensor;
 
 use crate::callbacks::{save_checkpoint, CsvLog, Monitor};
-use crate::config::{OptimizerKind, TargetKind, TrainConfig};
+use crate::config::{OptimizerConfig, OptimizerKind, TargetKind, TrainConfig};
 use crate::data::{add_counts, case_samples, dice_counts, dice_from_counts, padded_forward};
 use crate::data::{split_cases, to_tensor, Prepare};
 use crate::loss::{activate, loss};
 use crate::schedule::learning_rate;
 use crate::TrainError;
+
+/// The optimiser a config asks for, over every variable of `net`.
+pub fn build_optimizer(
+    o: &OptimizerConfig,
+    net: &UNet,
+    lr0: f64,
+) -> Result<tch::nn::Optimizer, TrainError> {
+    Ok(match o.kind {
+        OptimizerKind::Adam => Adam {
+            beta1: o.beta1,
+            beta2: o.beta2,
+            wd: o.weight_decay,
+            ..Default::default()
+        }
+        .build(net.var_store(), lr0)?,
+        OptimizerKind::Adamw => AdamW {
+            beta1: o.beta1,
+            beta2: o.beta2,
+            wd: o.weight_decay,
+            ..Default::default()
+        }
+        .build(net.var_store(), lr0)?,
+        OptimizerKind::Sgd => Sgd {
+            momentum: o.momentum,
+            wd: o.weight_decay,
+            nesterov: o.nesterov,
+            ..Default::default()
+        }
+        .build(net.var_store(), lr0)?,
+    })
+}
+
+/// One optimisation step of the training loop: forward in training mode
+/// (under autocast when `amp`), the loss `cost` of the logits against `t`,
+/// backward, update. Returns the loss, whose read-back also waits for the
+/// device, so timing a call times the whole step.
+pub fn train_step(
+    net: &UNet,
+    opt: &mut tch::nn::Optimizer,
+    x: &Tensor,
+    t: &Tensor,
+    cost: &str,
+    act: OutputActivation,
+    amp: bool,
+) -> Result<f64, TrainError> {
+    let l = tch::autocast(amp, || -> Result<Tensor, TrainError> {
+        let logits = net.forward_t(x, true)?;
+        loss(cost, &logits, t, act)
+    })?;
+    opt.zero_grad();
+    l.f_backward()?;
+    opt.step();
+    Ok(l.f_double_value(&[])?)
+}
 
 /// The metrics of one epoch (one CSV row).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -125,30 +179,7 @@ pub fn train(cfg: &TrainConfig, base_dir: &Path) -> Result<TrainReport, TrainErr
     logits_cfg.output_activation = OutputActivation::None;
     let net = UNet::new(logits_cfg, device)?;
     let lr0 = cfg.lr(&model_cfg);
-    let o = &cfg.optimizer;
-    let mut opt = match o.kind {
-        OptimizerKind::Adam => Adam {
-            beta1: o.beta1,
-            beta2: o.beta2,
-            wd: o.weight_decay,
-            ..Default::default()
-        }
-        .build(net.var_store(), lr0)?,
-        OptimizerKind::Adamw => AdamW {
-            beta1: o.beta1,
-            beta2: o.beta2,
-            wd: o.weight_decay,
-            ..Default::default()
-        }
-        .build(net.var_store(), lr0)?,
-        OptimizerKind::Sgd => Sgd {
-            momentum: o.momentum,
-            wd: o.weight_decay,
-            nesterov: o.nesterov,
-            ..Default::default()
-        }
-        .build(net.var_store(), lr0)?,
-    };
+    let mut opt = build_optimizer(&cfg.optimizer, &net, lr0)?;
     let factor = pad_factor(&model_cfg)?;
     let amp = cfg.mixed_precision && device.is_cuda();
 
@@ -268,14 +299,7 @@ pub fn train(cfg: &TrainConfig, base_dir: &Path) -> Result<TrainReport, TrainErr
         opt.set_lr(lr);
         let x = to_tensor(&batch.groups[&cfg.data.input_group], device)?;
         let t = to_tensor(&batch.groups[&cfg.data.target_group], device)?;
-        let l = tch::autocast(amp, || -> Result<Tensor, TrainError> {
-            let logits = net.forward_t(&x, true)?;
-            loss(&model_cfg.cost_function, &logits, &t, act)
-        })?;
-        opt.zero_grad();
-        l.f_backward()?;
-        opt.step();
-        let lv = l.f_double_value(&[])?;
+        let lv = train_step(&net, &mut opt, &x, &t, &model_cfg.cost_function, act, amp)?;
         if !lv.is_finite() {
             return Err(TrainError::config(
                 "optimizer.learning_rate",

@@ -99,9 +99,11 @@ fn ids() -> String {
 /// The `--mount` value for a host path, as docker's CSV parser expects it.
 fn mount(host: &Path, target: &str, readonly: bool) -> String {
     let host = std::fs::canonicalize(host).unwrap();
+    let csv = |s: String| format!("\"{}\"", s.replace('"', "\"\""));
     format!(
-        "type=bind,\"source={}\",target={target}{}",
-        host.display().to_string().replace('"', "\"\""),
+        "type=bind,{},{}{}",
+        csv(format!("source={}", host.display())),
+        csv(format!("target={target}")),
         if readonly { ",readonly" } else { "" }
     )
 }
@@ -149,18 +151,18 @@ fn wrapper_mounts_each_input_read_only_and_runs_as_the_caller() {
             "--user",
             &ids(),
             "--mount",
-            &mount(&t1, "/input/1/head_scan__1_.nii.gz", true),
+            &mount(&t1, "/input/1/head scan (1).nii.gz", true),
             "--mount",
-            &mount(&dicom, "/input/2", true),
+            &mount(&dicom, "/input/2/dicom; rm -rf ~ \\ x", true),
             "--mount",
             &mount(&out, "/output", false),
             "example/skull strip:1",
             "--t1",
-            "/input/1/head_scan__1_.nii.gz",
+            "/input/1/head scan (1).nii.gz",
             "--threshold",
             "0.4",
             "--dicom-source",
-            "/input/2",
+            "/input/2/dicom; rm -rf ~ \\ x",
             "-o",
             "/output",
         ]
