@@ -12,6 +12,12 @@ cd "$root"
 modules=${MODULES:-skull-strip}
 cuda=${CUDA:-1}
 if [ -z "${BUILDER:-}" ] || [ -z "${BASE:-}" ]; then
+  if ! command -v debootstrap >/dev/null; then
+    echo "docker: installing debootstrap"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq debootstrap >/dev/null
+  fi
   docker/base/debian-images.sh
 fi
 builder=${BUILDER:-deepneuro/debian-builder:bookworm}

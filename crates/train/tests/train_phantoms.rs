@@ -171,3 +171,71 @@ fn phantom_unet_reaches_dice_on_held_out_case() {
     );
     assert!(reference >= 0.8, "held-out Dice {reference:.4} < 0.8");
 }
+
+/// The options the Dice test does not use, each in a short real run: label
+/// targets (background + labels 1, 2, 4, softmax), AdamW with a step
+/// schedule and early stopping; SGD with Nesterov momentum and a cyclic
+/// schedule. Learning rates are checked against the closed forms of
+/// PyTorch's StepLR; early stopping against the logged validation losses.
+#[test]
+fn label_targets_optimisers_schedules_and_early_stopping_run() {
+    tch::set_num_threads(2);
+    let dir = tempfile::tempdir().unwrap();
+    phantoms(&dir.path().join("phantoms"), 4, 3);
+    let mut cfg = example_config();
+    cfg.epochs = 6;
+    cfg.batch_size = 2;
+    cfg.model.depth = 2;
+    cfg.model.max_filter = 8;
+    cfg.model.num_outputs = 4;
+    cfg.model.output_activation = deepneuro_models::OutputActivation::Softmax;
+    cfg.data.target = deepneuro_train::config::TargetKind::Labels;
+    cfg.data.labels = vec![1, 2, 4];
+    cfg.data.validation_split = 0.25;
+    cfg.optimizer =
+        toml::from_str("kind = 'adamw'\nlearning_rate = 0.01\nweight_decay = 0.01").unwrap();
+    cfg.schedule = toml::from_str("kind = 'step'\nstep_size = 1\ngamma = 0.5").unwrap();
+    // An improvement of 10 in validation loss never happens: the run stops
+    // after the first epoch that fails to beat the first one.
+    cfg.callbacks.early_stopping = Some(toml::from_str("patience = 1\nmin_delta = 10.0").unwrap());
+    cfg.callbacks.csv_log = Some("labels/log.csv".into());
+    cfg.callbacks.checkpoint_dir = None;
+    cfg.callbacks.progress = false;
+    let report = train(&cfg, dir.path()).expect("label training runs");
+    assert!(report.stopped_early, "{report:?}");
+    assert_eq!(report.epochs.len(), 2, "{report:?}");
+    for (e, m) in report.epochs.iter().enumerate() {
+        assert!(
+            m.train_loss.is_finite() && m.val_loss.unwrap().is_finite(),
+            "{m:?}"
+        );
+        let want = 0.01 * 0.5f64.powi(e as i32);
+        assert!((m.learning_rate - want).abs() < 1e-12, "{m:?} vs {want}");
+    }
+    let rows = std::fs::read_to_string(dir.path().join("labels/log.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 3, "{rows}");
+
+    // The model saved from a label run predicts four channels that sum to one.
+    let mut cfg2 = cfg.clone();
+    cfg2.epochs = 2;
+    cfg2.callbacks.early_stopping = None;
+    cfg2.callbacks.csv_log = None;
+    cfg2.callbacks.checkpoint_dir = Some("sgd/checkpoints".into());
+    cfg2.optimizer =
+        toml::from_str("kind = 'sgd'\nlearning_rate = 0.01\nmomentum = 0.9\nnesterov = true")
+            .unwrap();
+    cfg2.schedule =
+        toml::from_str("kind = 'cyclic'\nstep_size = 2\nbase_lr = 0.001\nmax_lr = 0.02").unwrap();
+    let report = train(&cfg2, dir.path()).expect("SGD + cyclic training runs");
+    assert_eq!(report.epochs.len(), 2);
+    assert!(report.epochs.iter().all(|m| m.train_loss.is_finite()));
+    let model =
+        deepneuro_models::load_model(report.last_checkpoint.as_ref().unwrap(), tch::Device::Cpu)
+            .unwrap();
+    let x = tch::Tensor::randn([1, 4, 32, 32, 32], (tch::Kind::Float, tch::Device::Cpu));
+    let y = model.predict(&x).unwrap();
+    assert_eq!(y.size(), [1, 4, 32, 32, 32]);
+    let sums = y.sum_dim_intlist(1, false, tch::Kind::Float);
+    let worst = (sums - 1.0).abs().max().double_value(&[]);
+    assert!(worst < 1e-5, "softmax channels sum to 1 within {worst}");
+}
