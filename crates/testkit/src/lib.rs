@@ -225,3 +225,21 @@ pub fn sample_head() -> PathBuf {
     assert!(p.exists(), "{}: run `make setup`", p.display());
     p
 }
+
+/// Writes `cases` BraTS-like phantom cases at 2 mm (80x96x80) into `out` with
+/// scripts/fixtures/brats_phantoms.py and `seed`; `broken` adds the broken
+/// and the ambiguous case that discovery must report.
+pub fn brats_phantoms(out: &Path, cases: usize, seed: u64, broken: bool) {
+    let (cases, seed) = (cases.to_string(), seed.to_string());
+    let mut args = vec![
+        out.as_os_str(),
+        OsStr::new(&cases),
+        OsStr::new(&seed),
+        OsStr::new("--size"),
+        OsStr::new("2mm"),
+    ];
+    if !broken {
+        args.push(OsStr::new("--no-broken"));
+    }
+    run_python(&script("fixtures/brats_phantoms.py"), args);
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use deepneuro_data::{brats_groups, CollectionOptions, DataCollection};
-use deepneuro_testkit::{run_python, script};
+use deepneuro_testkit::run_python;
 use deepneuro_train::{
     evaluate_dice, pad_factor, predict_case, train, TrainConfig, TrainError, CSV_COLUMNS,
 };
@@ -17,18 +17,7 @@ fn example_config() -> TrainConfig {
 }
 
 fn phantoms(dir: &Path, n: usize, seed: u64) {
-    let n = n.to_string();
-    let seed = seed.to_string();
-    let out = dir.to_str().unwrap();
-    let args = [
-        out,
-        n.as_str(),
-        seed.as_str(),
-        "--size",
-        "2mm",
-        "--no-broken",
-    ];
-    run_python(&script("fixtures/brats_phantoms.py"), args);
+    deepneuro_testkit::brats_phantoms(dir, n, seed, false);
 }
 
 fn one_line(e: &TrainError) -> String {

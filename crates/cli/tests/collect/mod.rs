@@ -31,16 +31,7 @@ fn json(o: &Output) -> serde_json::Value {
 fn collect_writes_what_h5py_reads_and_reports_skipped_cases() {
     let dir = tempfile::tempdir().unwrap();
     let cases = dir.path().join("cases");
-    run_python(
-        &script("fixtures/brats_phantoms.py"),
-        [
-            cases.as_os_str(),
-            os("3"),
-            os("11"),
-            os("--size"),
-            os("2mm"),
-        ],
-    );
+    deepneuro_testkit::brats_phantoms(&cases, 3, 11, true);
     let h5 = dir.path().join("brats.h5");
     let s = json(&collect(&[
         cases.as_os_str(),
@@ -124,17 +115,7 @@ fn collect_writes_what_h5py_reads_and_reports_skipped_cases() {
 fn collect_bad_input_exit_codes_and_no_partial_output() {
     let dir = tempfile::tempdir().unwrap();
     let cases = dir.path().join("cases");
-    run_python(
-        &script("fixtures/brats_phantoms.py"),
-        [
-            cases.as_os_str(),
-            os("1"),
-            os("5"),
-            os("--size"),
-            os("2mm"),
-            os("--no-broken"),
-        ],
-    );
+    deepneuro_testkit::brats_phantoms(&cases, 1, 5, false);
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let h5 = out_dir.join("x.h5");

@@ -2,7 +2,7 @@
 //! by the committed generator (nilearn's MNI152 maps, nibabel writes).
 #![allow(dead_code)]
 
-use deepneuro_testkit::{run_python, script};
+use deepneuro_testkit::script;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -38,10 +38,7 @@ pub fn phantoms() -> &'static Path {
         let dir = root.join(format!("brats_phantoms_2mm_4_7_{:016x}", h.finish()));
         if !dir.exists() {
             let tmp = tempfile::tempdir_in(root).expect("a temporary folder");
-            run_python(
-                &gen,
-                [tmp.path().to_str().unwrap(), "4", "7", "--size", "2mm"],
-            );
+            deepneuro_testkit::brats_phantoms(tmp.path(), 4, 7, true);
             let staged = tmp.keep();
             // Another test binary may have won the race; its copy is equal.
             if std::fs::rename(&staged, &dir).is_err() {
