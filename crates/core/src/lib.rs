@@ -22,5 +22,16 @@ pub const LIBTORCH_VERSION: &str = env!("DEEPNEURO_LIBTORCH_VERSION");
 /// Whether the linked libtorch ships `libtorch_cuda.so` (see [`load_cuda`]).
 pub const LIBTORCH_HAS_CUDA: bool = cfg!(libtorch_cuda);
 
+/// The first line of a libtorch message, trimmed: libtorch appends a C++
+/// backtrace after it, and library errors stay one line.
+pub fn first_line(e: &impl std::fmt::Display) -> String {
+    e.to_string()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
 /// Convenience re-export so callers need not name the volume crate.
 pub type CoreVolume = Volume;

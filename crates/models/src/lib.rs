@@ -74,16 +74,7 @@ pub enum ModelError {
     Torch(#[from] tch::TchError),
 }
 
-/// libtorch messages carry a C++ backtrace after the first line; errors keep
-/// the first line only, so that every message stays one line.
-pub(crate) fn first_line(e: &impl std::fmt::Display) -> String {
-    e.to_string()
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string()
-}
+pub(crate) use deepneuro_core::first_line;
 
 /// A model that maps a batch `[n, c, ...spatial]` to `[n, k, ...spatial]`.
 /// Pipelines hold a `Box<dyn Model>` from [`load_model`] and do not care

@@ -1,5 +1,6 @@
 //! [`TrainError`]: why a training run could not start or stopped.
 
+use deepneuro_core::first_line;
 use std::path::PathBuf;
 
 /// Why training failed. Messages are one line and name the file or config
@@ -61,14 +62,4 @@ impl TrainError {
             reason: first_line(&e),
         }
     }
-}
-
-/// libtorch messages carry a C++ backtrace after the first line; keep one line.
-fn first_line(e: &impl std::fmt::Display) -> String {
-    e.to_string()
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string()
 }
