@@ -239,6 +239,10 @@ fn wrap_refuses_specs_it_cannot_wrap() {
             base.replace("\"dicom-source\"", "\"dicom source; rm\""),
             "not a plain long option name",
         ),
+        (
+            base.replace("name = \"skull-strip\"", "name = \"x\\\"; rm -rf ~; \\\"\""),
+            "[pipeline] name",
+        ),
     ];
     for (text, expected) in cases {
         let spec = dir.path().join("spec.toml");

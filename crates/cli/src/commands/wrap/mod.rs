@@ -60,8 +60,9 @@ fn find_spec(module: &str) -> Result<Spec, Failure> {
     ))
 }
 
-/// Option names go into `case` patterns unquoted, so only plain ones are allowed.
-fn check_option(name: &str) -> Result<(), String> {
+/// Option names go into `case` patterns unquoted and the module name into
+/// the script's text (and its file name), so only plain words are allowed.
+fn check_word(what: &str, noun: &str, name: &str) -> Result<(), String> {
     let plain = !name.is_empty()
         && !name.starts_with('-')
         && name
@@ -71,7 +72,7 @@ fn check_option(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "[container] option {name:?} is not a plain long option name (a-z, 0-9, -)"
+            "{what} {name:?} is not a plain {noun} (a-z, 0-9, -)"
         ))
     }
 }
@@ -83,8 +84,9 @@ fn sh_quote(word: &str) -> String {
 
 /// The wrapper script for a spec.
 pub fn render(spec: &Spec, c: &Container, image: &str) -> Result<String, String> {
+    check_word("[pipeline] name", "module name", &spec.pipeline.name)?;
     for name in c.input_options.iter().chain([&c.output_option]) {
-        check_option(name)?;
+        check_word("[container] option", "long option name", name)?;
     }
     if let Some(s) = c.output_short {
         if !s.is_ascii_alphabetic() {
@@ -129,7 +131,7 @@ pub fn render(spec: &Spec, c: &Container, image: &str) -> Result<String, String>
         .replace("@IMAGE_TEXT@", &one_line(image))
         .replace("@IMAGE@", &sh_quote(image))
         .replace("@MODULE@", &spec.pipeline.name)
-        .replace("@BINARY@", &c.binary)
+        .replace("@BINARY@", &one_line(&c.binary))
         .replace("@VERSION@", env!("CARGO_PKG_VERSION"))
         .replace("@SPEC@", &one_line(&spec_name)))
 }
