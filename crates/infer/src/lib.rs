@@ -55,7 +55,8 @@ pub enum InferError {
     SigmaScale(f64),
     #[error("the model returned shape {output:?} for patches of shape {input:?}; patch inference needs [{}, k, ...{:?}]", input.first().copied().unwrap_or(0), input.get(2..).unwrap_or(&[]))]
     OutputShape { input: Vec<i64>, output: Vec<i64> },
-    #[error(transparent)]
+    /// Only the first line: libtorch appends a C++ backtrace to its messages.
+    #[error("libtorch: {}", deepneuro_core::first_line(.0))]
     Torch(#[from] TchError),
     #[error(transparent)]
     Tensor(#[from] deepneuro_core::TensorError),

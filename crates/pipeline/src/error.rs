@@ -56,7 +56,8 @@ pub enum PipelineError {
     },
     #[error("usage: {0}")]
     Usage(String),
-    #[error("libtorch: {0}")]
+    /// Only the first line: libtorch appends a C++ backtrace to its messages.
+    #[error("libtorch: {}", deepneuro_core::first_line(.0))]
     Torch(#[from] tch::TchError),
 }
 

@@ -87,10 +87,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
     if a.info {
         let info = deepneuro_data::describe(&a.source).map_err(fail)?;
         if a.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&info).unwrap_or_default()
-            );
+            super::print_json(&info);
         } else {
             println!(
                 "{}: {} rows, format {}, written by deepneuro {}",
@@ -175,10 +172,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
         tracing::warn!("skipped case {}: {}", s.case, s.reason);
     }
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        super::print_json(&report);
     } else {
         eprintln!(
             "{}: {} cases, {} rows, {} skipped, {:.1} s",

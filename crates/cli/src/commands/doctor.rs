@@ -167,10 +167,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let healthy = checks.iter().all(|c| c.ok);
     if args.json {
         let out = serde_json::json!({ "healthy": healthy, "checks": checks });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out).expect("plain data")
-        );
+        super::print_json(&out);
     } else {
         for c in &checks {
             let mark = if c.ok { "ok  " } else { "FAIL" };

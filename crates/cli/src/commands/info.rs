@@ -60,10 +60,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let vol = crate::input::read_input(&args.file, &args.input)?;
     let info = describe(&args.file, &vol);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&info).expect("plain data serialises")
-        );
+        super::print_json(&info);
         return Ok(());
     }
     let [x, y, z] = info.shape;

@@ -37,10 +37,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
         .unwrap_or_else(|| PathBuf::from("."));
     let report = deepneuro_train::train(&cfg, &base).map_err(fail)?;
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        super::print_json(&report);
     } else {
         eprintln!(
             "trained {} epochs in {:.1} s; best epoch {}",
