@@ -11,12 +11,15 @@ sw_batch_size it prints (medians of BENCH_REPEATS=3 alternating runs):
   floor (py)  the bare forward passes of as many windows, in batches of the sizes used, here
   ours        examples/bench_infer (loads the same files), in its own process
   floor (rs)  the same bare forward passes, timed in ours's process (the goal's floor)
-and the ratios against the goals: ours <= 1.02x floor (rs), ours < MONAI.
+and the ratios against the goals: ours <= 1.02x floor (rs), ours < MONAI, each from the
+medians and from the minima of the runs (on a shared machine the minimum is the run least
+disturbed by others; the median says what a run typically takes).
 
 Both processes get the same OMP_WAIT_POLICY, PASSIVE unless set: on a shared, busy machine
 OpenMP threads that spin between parallel regions take the cores from the thread doing the
 work, and the timings of both sides varied by 2-3x run to run (measured); passive waiting made
-them reproducible. Ours runs once with BENCH_REPEATS alternating floor and sliding-window runs.
+them reproducible. Ours runs once with BENCH_REPEATS rounds, each timing the floor, ours and
+the window loop alone (a model that returns a view of its input) in turn.
 """
 
 import os
@@ -110,10 +113,15 @@ def main():
                     sw=sw,
                     windows=n_windows,
                     monai=statistics.median(monai_runs),
+                    monai_min=min(monai_runs),
                     floor_py=statistics.median(floor_runs),
                     ours=ours["seconds"],
+                    ours_min=ours["seconds_min"],
                     floor_rs=ours["floor_seconds"],
+                    floor_rs_min=ours["floor_seconds_min"],
                     loop_rs=ours["loop_seconds"],
+                    runs=ours["runs"],
+                    floor_runs=ours["floor_runs"],
                 )
             )
     finally:
@@ -121,17 +129,23 @@ def main():
 
     print(f"patch inference bench: CPU, {THREADS} threads, cores {cpus}, "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, input {SHAPE}, roi {ROI}, "
-          f"overlap 0.5, constant blending, median of {REPEATS}")
+          f"overlap 0.5, constant blending, {REPEATS} rounds: median (min)")
     for r in results:
         print(f"  sw_batch_size {r['sw']} ({r['windows']} windows)")
-        print(f"    MONAI sliding_window_inference {r['monai']:8.2f} s   ({r['monai'] / r['floor_py']:.3f}x floor (py))")
+        print(f"    MONAI sliding_window_inference {r['monai']:8.2f} s ({r['monai_min']:.2f})"
+              f"   {r['monai'] / r['floor_py']:.3f}x floor (py)")
         print(f"    floor (py, bare forwards)      {r['floor_py']:8.2f} s")
-        print(f"    ours (deepneuro-infer)         {r['ours']:8.2f} s   ({r['ours'] / r['floor_rs']:.3f}x floor (rs), "
-              f"{r['ours'] / r['monai']:.3f}x MONAI)")
-        print(f"    floor (rs, bare forwards)      {r['floor_rs']:8.2f} s")
-        print(f"    ours with a copy-only model    {r['loop_rs']:8.2f} s   (the window loop alone)")
-        ok = r["ours"] <= 1.02 * r["floor_rs"] and r["ours"] < r["monai"]
-        print(f"    goals (<= 1.02x floor, < MONAI): {'met' if ok else 'NOT met'}")
+        print(f"    ours (deepneuro-infer)         {r['ours']:8.2f} s ({r['ours_min']:.2f})"
+              f"   {r['ours'] / r['floor_rs']:.3f}x ({r['ours_min'] / r['floor_rs_min']:.3f}x) floor (rs), "
+              f"{r['ours'] / r['monai']:.3f}x ({r['ours_min'] / r['monai_min']:.3f}x) MONAI")
+        print(f"    floor (rs, bare forwards)      {r['floor_rs']:8.2f} s ({r['floor_rs_min']:.2f})")
+        print(f"    window loop alone (no model)   {r['loop_rs']:8.2f} s")
+        for label, ours, floor, monai in (
+            ("medians", r["ours"], r["floor_rs"], r["monai"]),
+            ("minima", r["ours_min"], r["floor_rs_min"], r["monai_min"]),
+        ):
+            ok = ours <= 1.02 * floor and ours < monai
+            print(f"    goals (<= 1.02x floor, < MONAI) by the {label}: {'met' if ok else 'NOT met'}")
     print("JSON " + json.dumps(results))
 
 

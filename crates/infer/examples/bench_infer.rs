@@ -2,33 +2,45 @@
 //!
 //! Usage: bench_infer MODEL.pt INPUT.npy SW_BATCH_SIZE [REPEATS] [THREADS]
 //!
-//! Loads the TorchScript model and the `[1, c, x, y, z]` input, then times
-//! `sliding_window` (roi 96^3, overlap 0.5, constant blending) and the floor:
-//! the bare forward passes of as many windows, in batches of the same sizes,
-//! in this process; and the loop alone, with a model that only copies.
-//! Runs alternate and the medians are printed as JSON: `{"seconds",
-//! "floor_seconds", "patches", "batch_size", "loop_seconds", "runs",
-//! "floor_runs"}`.
+//! Loads the TorchScript model and the `[1, c, x, y, z]` input, then times,
+//! in rounds that alternate them: the floor (the bare forward passes of as
+//! many windows, in batches of the same sizes, in this process);
+//! `sliding_window` (roi 96^3, overlap 0.5, constant blending); and the
+//! window loop alone, with a model that costs nothing. Prints one JSON
+//! line: the medians and minima and every run.
 
 use std::time::Instant;
 
 use deepneuro_infer::{sliding_window, window_count, Forward, SlidingWindowOptions, TorchScript};
 use tch::{Device, Kind, Tensor};
 
-/// A model that costs (almost) nothing: its output is a copy of the first
+/// A model that costs (almost) nothing: its output is a view of the first
 /// three input channels, so timing the sliding window with it measures what
 /// the window loop adds to the forward passes.
 struct Noop;
 
 impl Forward for Noop {
     fn forward(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
-        x.f_narrow(1, 0, 3)?.f_contiguous()
+        x.f_narrow(1, 0, 3)
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn timed(
+    f: impl FnOnce() -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let t0 = Instant::now();
+    f()?;
+    Ok(t0.elapsed().as_secs_f64())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -68,27 +80,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = model.forward(&floor_inputs[0])?;
         let _ = model.forward(&floor_inputs[floor_inputs.len() - 1])?;
     }
-    let (mut runs, mut floor_runs, mut noop_runs) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut floor, mut ours, mut loop_only) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeats {
-        let t0 = Instant::now();
-        for b in &floor_inputs {
-            let _ = model.forward(b)?;
-        }
-        floor_runs.push(t0.elapsed().as_secs_f64());
-        let t0 = Instant::now();
-        let y = sliding_window(&model, &x, &opts)?;
-        runs.push(t0.elapsed().as_secs_f64());
-        drop(y);
-        let t0 = Instant::now();
-        let y = sliding_window(&Noop, &x, &opts)?;
-        noop_runs.push(t0.elapsed().as_secs_f64());
-        drop(y);
+        floor.push(timed(|| {
+            for b in &floor_inputs {
+                let _ = model.forward(b)?;
+            }
+            Ok(())
+        })?);
+        ours.push(timed(|| {
+            sliding_window(&model, &x, &opts)
+                .map(drop)
+                .map_err(Into::into)
+        })?);
+        loop_only.push(timed(|| {
+            sliding_window(&Noop, &x, &opts)
+                .map(drop)
+                .map_err(Into::into)
+        })?);
     }
     println!(
-        "{{\"seconds\": {}, \"floor_seconds\": {}, \"patches\": {patches}, \"batch_size\": {sw}, \"loop_seconds\": {}, \"runs\": {runs:?}, \"floor_runs\": {floor_runs:?}}}",
-        median(runs.clone()),
-        median(floor_runs.clone()),
-        median(noop_runs),
+        "{{\"seconds\": {}, \"floor_seconds\": {}, \"seconds_min\": {}, \"floor_seconds_min\": {}, \"loop_seconds\": {}, \"patches\": {patches}, \"batch_size\": {sw}, \"runs\": {ours:?}, \"floor_runs\": {floor:?}}}",
+        median(&ours),
+        median(&floor),
+        min(&ours),
+        min(&floor),
+        median(&loop_only),
     );
     Ok(())
 }

@@ -107,6 +107,14 @@ pub fn sliding_window(
                 (kind, out_device),
             )?),
         };
+        // A model whose number of output channels changes between batches
+        // cannot be stitched: say so rather than fail to broadcast.
+        if pred.size()[1] != out.size()[1] {
+            return Err(InferError::OutputShape {
+                input: batch_in.size(),
+                output: pred.size(),
+            });
+        }
         for (i, w) in chunk.iter().enumerate() {
             let p = pred.f_narrow(0, i as i64, 1)?;
             let mut dst = region(out, w.image, w.start, &plan.kept)?;

@@ -148,6 +148,28 @@ impl Forward for SumChannels {
     }
 }
 
+/// A model that returns its input, as a view.
+struct Identity;
+
+impl Forward for Identity {
+    fn forward(&self, x: &Tensor) -> Result<Tensor, TchError> {
+        Ok(x.shallow_clone())
+    }
+}
+
+/// A model that returns one channel more from its third call on.
+struct Fickle(std::cell::Cell<usize>);
+
+impl Forward for Fickle {
+    fn forward(&self, x: &Tensor) -> Result<Tensor, TchError> {
+        self.0.set(self.0.get() + 1);
+        match self.0.get() {
+            1 | 2 => Ok(x.shallow_clone()),
+            _ => Tensor::f_cat(&[x, &x.f_narrow(1, 0, 1)?], 1),
+        }
+    }
+}
+
 /// A model that shrinks its input, which patch inference cannot stitch.
 struct Shrink;
 
@@ -219,7 +241,28 @@ fn known_model_and_all_skipped_windows() {
         };
         let got = sliding_window(&SumChannels, &x, &o).unwrap();
         assert!(max_abs_diff(&got, &expected) < 1e-5, "{blend:?}");
+        // In double precision the output keeps the input's kind.
+        let got = sliding_window(&SumChannels, &x.to_kind(Kind::Double), &o).unwrap();
+        assert_eq!(got.kind(), Kind::Double);
+        let diff = max_abs_diff(&got.to_kind(Kind::Float), &expected);
+        assert!(diff < 1e-5, "f64 {blend:?}: {diff:e}");
     }
+    // A model that returns its input: the prediction is the reused batch
+    // buffer itself, which must be added up before the buffer is refilled.
+    // One window per batch, many batches.
+    let o = SlidingWindowOptions {
+        roi_size: vec![3, 4, 2],
+        overlap: vec![0.5],
+        sw_batch_size: 1,
+        ..Default::default()
+    };
+    let got = sliding_window(&Identity, &x, &o).unwrap();
+    let diff = max_abs_diff(&got, &x);
+    assert!(diff < 1e-6, "identity: {diff:e}");
+    // A model whose number of output channels changes between batches is
+    // an error naming the shapes.
+    let err = sliding_window(&Fickle(std::cell::Cell::new(0)), &x, &o).unwrap_err();
+    assert!(matches!(err, InferError::OutputShape { .. }), "{err}");
     // Every window empty: the output is zero with the model's channels.
     let zeros = Tensor::zeros([1, 2, 9, 9], (Kind::Float, Device::Cpu));
     let o = SlidingWindowOptions {
