@@ -120,7 +120,7 @@ impl Default for DataConfig {
     }
 }
 
-/// The optimisers of `tch::nn`.
+/// The optimisers: those of `tch::nn`, and NAdam.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {
@@ -131,6 +131,9 @@ pub enum OptimizerKind {
     Adamw,
     /// Stochastic gradient descent with optional (Nesterov) momentum.
     Sgd,
+    /// NAdam (Adam with Nesterov momentum), as PyTorch's `NAdam` (momentum
+    /// decay 0.004, weight decay added to the gradient).
+    Nadam,
 }
 
 /// The optimiser section.
@@ -141,11 +144,11 @@ pub struct OptimizerConfig {
     pub kind: OptimizerKind,
     /// Initial learning rate; the model's `initial_learning_rate` when absent.
     pub learning_rate: Option<f64>,
-    /// Weight decay (L2 for adam and sgd, decoupled for adamw).
+    /// Weight decay (L2 for adam, nadam and sgd, decoupled for adamw).
     pub weight_decay: f64,
-    /// Adam's first-moment decay.
+    /// Adam's (and NAdam's) first-moment decay.
     pub beta1: f64,
-    /// Adam's second-moment decay.
+    /// Adam's (and NAdam's) second-moment decay.
     pub beta2: f64,
     /// SGD momentum.
     pub momentum: f64,

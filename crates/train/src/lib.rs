@@ -13,6 +13,7 @@ pub mod config;
 mod data;
 mod error;
 mod loss;
+mod nadam;
 pub mod schedule;
 mod train;
 
@@ -23,4 +24,7 @@ pub use config::{
 };
 pub use data::{evaluate_dice, predict_case, split_cases};
 pub use error::TrainError;
-pub use train::{build_optimizer, pad_factor, train, train_step, EpochMetrics, TrainReport};
+pub use nadam::Nadam;
+pub use train::{
+    build_optimizer, pad_factor, train, train_step, EpochMetrics, Optimizer, TrainReport,
+};

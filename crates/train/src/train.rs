@@ -18,38 +18,71 @@ use crate::config::{OptimizerConfig, OptimizerKind, TargetKind, TrainConfig};
 use crate::data::{add_counts, case_samples, dice_counts, dice_from_counts, padded_forward};
 use crate::data::{split_cases, to_tensor, Prepare};
 use crate::loss::{activate, loss};
+use crate::nadam::Nadam;
 use crate::schedule::learning_rate;
 use crate::TrainError;
 
+/// An optimiser of `tch::nn`, or one written here.
+pub enum Optimizer {
+    Torch(tch::nn::Optimizer),
+    Nadam(Nadam),
+}
+
+impl Optimizer {
+    pub fn set_lr(&mut self, lr: f64) {
+        match self {
+            Optimizer::Torch(o) => o.set_lr(lr),
+            Optimizer::Nadam(o) => o.set_lr(lr),
+        }
+    }
+
+    pub fn zero_grad(&mut self) {
+        match self {
+            Optimizer::Torch(o) => o.zero_grad(),
+            Optimizer::Nadam(o) => o.zero_grad(),
+        }
+    }
+
+    pub fn step(&mut self) -> Result<(), TrainError> {
+        match self {
+            Optimizer::Torch(o) => o.step(),
+            Optimizer::Nadam(o) => o.step()?,
+        }
+        Ok(())
+    }
+}
+
 /// The optimiser a config asks for, over every variable of `net`.
-pub fn build_optimizer(
-    o: &OptimizerConfig,
-    net: &UNet,
-    lr0: f64,
-) -> Result<tch::nn::Optimizer, TrainError> {
-    Ok(match o.kind {
+pub fn build_optimizer(o: &OptimizerConfig, net: &UNet, lr0: f64) -> Result<Optimizer, TrainError> {
+    let vs = net.var_store();
+    Ok(Optimizer::Torch(match o.kind {
         OptimizerKind::Adam => Adam {
             beta1: o.beta1,
             beta2: o.beta2,
             wd: o.weight_decay,
             ..Default::default()
         }
-        .build(net.var_store(), lr0)?,
+        .build(vs, lr0)?,
         OptimizerKind::Adamw => AdamW {
             beta1: o.beta1,
             beta2: o.beta2,
             wd: o.weight_decay,
             ..Default::default()
         }
-        .build(net.var_store(), lr0)?,
+        .build(vs, lr0)?,
         OptimizerKind::Sgd => Sgd {
             momentum: o.momentum,
             wd: o.weight_decay,
             nesterov: o.nesterov,
             ..Default::default()
         }
-        .build(net.var_store(), lr0)?,
-    })
+        .build(vs, lr0)?,
+        OptimizerKind::Nadam => {
+            let vars = vs.trainable_variables();
+            let nadam = Nadam::new(vars, lr0, o.beta1, o.beta2, o.weight_decay)?;
+            return Ok(Optimizer::Nadam(nadam));
+        }
+    }))
 }
 
 /// One optimisation step of the training loop: forward in training mode
@@ -58,7 +91,7 @@ pub fn build_optimizer(
 /// device, so timing a call times the whole step.
 pub fn train_step(
     net: &UNet,
-    opt: &mut tch::nn::Optimizer,
+    opt: &mut Optimizer,
     x: &Tensor,
     t: &Tensor,
     cost: &str,
@@ -71,7 +104,7 @@ pub fn train_step(
     })?;
     opt.zero_grad();
     l.f_backward()?;
-    opt.step();
+    opt.step()?;
     Ok(l.f_double_value(&[])?)
 }
 

@@ -227,4 +227,73 @@ fn label_targets_optimisers_schedules_and_early_stopping_run() {
     let sums = y.sum_dim_intlist(1, false, tch::Kind::Float);
     let worst = (sums - 1.0).abs().max().double_value(&[]);
     assert!(worst < 1e-5, "softmax channels sum to 1 within {worst}");
+
+    // NAdam (written here, checked step by step against PyTorch in
+    // `nadam_matches_pytorch`) in a real run from the config.
+    let mut cfg3 = cfg2.clone();
+    cfg3.callbacks.checkpoint_dir = None;
+    cfg3.optimizer = toml::from_str("kind = 'nadam'\nlearning_rate = 0.01").unwrap();
+    let report = train(&cfg3, dir.path()).expect("NAdam training runs");
+    assert_eq!(report.epochs.len(), 2);
+    assert!(report.epochs.iter().all(|m| m.train_loss.is_finite()));
+}
+
+/// NAdam takes the same twelve steps as PyTorch's `torch.optim.NAdam`
+/// (scripts/fixtures/nadam_reference.py): weight decay, two betas and a
+/// learning rate changed half-way, on a fixed smooth objective.
+#[test]
+fn nadam_matches_pytorch() {
+    use tch::{Kind, Tensor};
+    let out = run_python(
+        &deepneuro_testkit::script("fixtures/nadam_reference.py"),
+        Vec::<&str>::new(),
+    );
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let values = |k: &str| -> Vec<f32> {
+        r[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let a = Tensor::from_slice(&values("a0"))
+        .view([3, 4])
+        .set_requires_grad(true);
+    let b = Tensor::from_slice(&values("b0")).set_requires_grad(true);
+    let c1 = Tensor::from_slice(&values("c1")).view([3, 4]);
+    let c2 = Tensor::from_slice(&values("c2"));
+    let mut opt = deepneuro_train::Nadam::new(
+        vec![a.shallow_clone(), b.shallow_clone()],
+        0.05,
+        0.9,
+        0.99,
+        0.01,
+    )
+    .unwrap();
+    for step in 0..12 {
+        if step == 6 {
+            opt.set_lr(0.02);
+        }
+        opt.zero_grad();
+        let loss = (&c1 * &a * &a).sum(Kind::Float)
+            + (b.sin() * &c2).sum(Kind::Float)
+            + a.sum(Kind::Float) * b.sum(Kind::Float);
+        loss.backward();
+        opt.step().unwrap();
+    }
+    let flat = |t: &Tensor| -> Vec<f64> {
+        Vec::<f32>::try_from(t.detach().flatten(0, -1))
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    };
+    let as64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+    deepneuro_testkit::assert_close("NAdam a", &flat(&a), &as64(values("a")), 1e-5);
+    deepneuro_testkit::assert_close("NAdam b", &flat(&b), &as64(values("b")), 1e-5);
+    // The parameters moved: the comparison is not of two unchanged copies.
+    assert!(flat(&a)
+        .iter()
+        .zip(as64(values("a0")))
+        .any(|(x, y)| (x - y).abs() > 0.05));
 }
