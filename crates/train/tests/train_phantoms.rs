@@ -249,19 +249,19 @@ fn nadam_matches_pytorch() {
         Vec::<&str>::new(),
     );
     let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    let values = |k: &str| -> Vec<f32> {
+    let values = |k: &str| -> Vec<f64> {
         r[k].as_array()
             .unwrap()
             .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
+            .map(|v| v.as_f64().unwrap())
             .collect()
     };
-    let a = Tensor::from_slice(&values("a0"))
-        .view([3, 4])
-        .set_requires_grad(true);
-    let b = Tensor::from_slice(&values("b0")).set_requires_grad(true);
-    let c1 = Tensor::from_slice(&values("c1")).view([3, 4]);
-    let c2 = Tensor::from_slice(&values("c2"));
+    // Float32 parameters and constants, as in the script.
+    let tensor = |k: &str| Tensor::from_slice(&values(k)).to_kind(Kind::Float);
+    let a = tensor("a0").view([3, 4]).set_requires_grad(true);
+    let b = tensor("b0").set_requires_grad(true);
+    let c1 = tensor("c1").view([3, 4]);
+    let c2 = tensor("c2");
     let mut opt = deepneuro_train::Nadam::new(
         vec![a.shallow_clone(), b.shallow_clone()],
         0.05,
@@ -282,18 +282,13 @@ fn nadam_matches_pytorch() {
         opt.step().unwrap();
     }
     let flat = |t: &Tensor| -> Vec<f64> {
-        Vec::<f32>::try_from(t.detach().flatten(0, -1))
-            .unwrap()
-            .into_iter()
-            .map(f64::from)
-            .collect()
+        Vec::<f64>::try_from(t.detach().to_kind(Kind::Double).flatten(0, -1)).unwrap()
     };
-    let as64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
-    deepneuro_testkit::assert_close("NAdam a", &flat(&a), &as64(values("a")), 1e-5);
-    deepneuro_testkit::assert_close("NAdam b", &flat(&b), &as64(values("b")), 1e-5);
+    deepneuro_testkit::assert_close("NAdam a", &flat(&a), &values("a"), 1e-5);
+    deepneuro_testkit::assert_close("NAdam b", &flat(&b), &values("b"), 1e-5);
     // The parameters moved: the comparison is not of two unchanged copies.
     assert!(flat(&a)
         .iter()
-        .zip(as64(values("a0")))
+        .zip(values("a0"))
         .any(|(x, y)| (x - y).abs() > 0.05));
 }
