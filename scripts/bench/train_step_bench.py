@@ -2,7 +2,8 @@
 5x5x5 kernels, depth 4, up to 256 filters, batch norm, dropout 0.1, soft Dice, Adam):
 deepneuro-train's `train_step` vs the same network and step in PyTorch
 (scripts/fixtures/unet_parity.py builds it from the same config), same threads,
-alternating runs. Goal: at least 0.95x PyTorch's throughput.
+alternating runs. Goal: at least 0.95x PyTorch's throughput. With --amp (CUDA) both sides
+train in mixed precision by PyTorch's recipe: autocast for the forward pass and a GradScaler.
 
 Usage: train_step_bench.py BENCH_BIN [--batch 2] [--steps 5] [--rounds 3] [--threads 2]
                            [--device cpu|cuda] [--amp]
@@ -35,9 +36,11 @@ def soft_dice(p, t):
 
 
 def torch_steps(cfg, batch, steps, device, amp):
+    amp = amp and device.startswith("cuda")  # as the Rust side: mixed precision on CUDA only
     torch.manual_seed(7)
     model = UNet(cfg).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg["initial_learning_rate"])
+    scaler = torch.amp.GradScaler(device, enabled=amp)
     spatial = cfg["input_shape"][:-1]
     x = torch.randn([batch, cfg["input_shape"][-1], *spatial], device=device)
     t = (torch.rand([batch, cfg["num_outputs"], *spatial], device=device) > 0.5).float()
@@ -48,8 +51,9 @@ def torch_steps(cfg, batch, steps, device, amp):
             y = model(x)
         loss = soft_dice(y.float(), t)
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         loss.item()  # waits for the device, as the Rust side's read-back does
         if i >= 2:
             times.append(time.perf_counter() - t0)
@@ -82,7 +86,8 @@ def main():
         mine.append(ours(a.binary, a.batch, a.steps, a.threads, a.device, a.amp))
         theirs.append(torch_steps(cfg, a.batch, a.steps, a.device, a.amp))
     m, t = statistics.median(mine), statistics.median(theirs)
-    label = f"{a.device}{' amp' if a.amp else ''}, batch {a.batch}, {a.threads} threads"
+    where = torch.cuda.get_device_name(0) if a.device.startswith("cuda") else "cpu"
+    label = f"{where}{' amp' if a.amp else ''}, batch {a.batch}, {a.threads} threads"
     print(f"train step ({label}): deepneuro {m:.3f} s ({a.batch / m:.2f} samples/s), "
           f"PyTorch {t:.3f} s ({a.batch / t:.2f} samples/s)")
     print(f"  throughput ratio deepneuro / PyTorch = {t / m:.3f} (goal >= 0.95)")

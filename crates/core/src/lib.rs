@@ -5,10 +5,12 @@
 //! formats and image operations never depend on it, so they build and test
 //! without libtorch (ARCHITECTURE.md; CI checks it with `cargo tree`).
 
+mod autocast;
 mod cuda;
 mod device;
 mod tensor;
 
+pub use autocast::autocast;
 pub use cuda::{exit_now, load_cuda, tune_allocator, CudaLoad};
 pub use device::{cpu_threads, describe_runtime, parse_device, DeviceError, RuntimeInfo};
 pub use tch;

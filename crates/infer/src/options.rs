@@ -74,6 +74,11 @@ pub struct SlidingWindowOptions {
     /// Device of the stitched output; `None`: the input's. `Some(Cpu)` keeps
     /// accelerator memory independent of the image size.
     pub output_device: Option<Device>,
+    /// Run the model under automatic mixed precision (PyTorch's autocast)
+    /// when the windows are on a CUDA device; ignored on the CPU, where
+    /// autocast would pick bfloat16 and change the results for no gain.
+    /// Predictions are still blended and stitched in the input's kind.
+    pub mixed_precision: bool,
 }
 
 impl Default for SlidingWindowOptions {
@@ -89,6 +94,7 @@ impl Default for SlidingWindowOptions {
             skip_empty: None,
             sw_device: None,
             output_device: None,
+            mixed_precision: false,
         }
     }
 }

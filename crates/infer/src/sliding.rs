@@ -25,6 +25,23 @@ pub fn sliding_window(
     input: &Tensor,
     opts: &SlidingWindowOptions,
 ) -> Result<Tensor, InferError> {
+    let sw_device = opts.sw_device.unwrap_or(input.device());
+    let amp = opts.mixed_precision && sw_device.is_cuda();
+    // One autocast region around the whole loop, as a `with torch.autocast()`
+    // block around MONAI's: libtorch keeps the float16 copies of the weights
+    // until the outermost region ends, so they are cast once per image rather
+    // than once per batch (measured: 3.5% of the forward passes' time on an
+    // H200). The loop's own operators are not on autocast's lists and keep
+    // the input's kind; predictions are cast back to it.
+    deepneuro_core::autocast(amp, || stitch(model, input, opts))
+}
+
+/// The loop of [`sliding_window`].
+fn stitch(
+    model: &dyn Forward,
+    input: &Tensor,
+    opts: &SlidingWindowOptions,
+) -> Result<Tensor, InferError> {
     let plan = Plan::new(&input.size(), opts)?;
     let kind = input.kind();
     if !input.is_floating_point() {

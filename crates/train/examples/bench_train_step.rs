@@ -5,7 +5,7 @@
 //! Builds the U-Net of MODEL.toml as the training loop does (logits out, the
 //! configured activation inside the loss), the default Adam optimiser, and
 //! one fixed random batch (inputs ~ N(0, 1), targets a random binary mask)
-//! on DEVICE, then times STEPS calls of `deepneuro_train::train_step` after
+//! on DEVICE (AMP 1: mixed precision, CUDA only), then times STEPS calls of `deepneuro_train::train_step` after
 //! two warm-up steps. Prints `{"step_seconds": [...], "median": s,
 //! "samples_per_second": n, "parameters": n}`.
 
@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use deepneuro_models::{OutputActivation, UNet, UNetConfig};
 use deepneuro_train::config::OptimizerConfig;
-use deepneuro_train::{build_optimizer, train_step};
+use deepneuro_train::{build_optimizer, train_step, GradScaler};
 use tch::{Kind, Tensor};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,7 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps: usize = args[3].parse()?;
     tch::set_num_threads(args[4].parse()?);
     let device = deepneuro_core::parse_device(&args[5])?;
-    let amp = args[6] == "1";
+    // Mixed precision as the training loop runs it: autocast and loss scaling.
+    let mut scaler = GradScaler::new(args[6] == "1" && device.is_cuda());
     tch::manual_seed(7);
 
     let act = cfg.output_activation;
@@ -50,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut times = Vec::with_capacity(steps);
     for i in 0..steps + 2 {
         let t0 = Instant::now();
-        train_step(&net, &mut opt, &x, &t, &cost, act, amp)?;
+        train_step(&net, &mut opt, &x, &t, &cost, act, &mut scaler)?;
         if i >= 2 {
             times.push(t0.elapsed().as_secs_f64());
         }

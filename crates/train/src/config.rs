@@ -37,7 +37,8 @@ pub struct TrainConfig {
     pub workers: usize,
     /// Logs, checkpoints, early stopping, progress bar.
     pub callbacks: CallbackConfig,
-    /// Automatic mixed precision (CUDA only; ignored on the CPU).
+    /// Automatic mixed precision (CUDA only; ignored on the CPU): the forward
+    /// pass under autocast, the loss scaled dynamically (`GradScaler`).
     pub mixed_precision: bool,
     /// `auto`, `cpu` or `cuda:N`.
     pub device: String,

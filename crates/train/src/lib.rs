@@ -14,6 +14,7 @@ mod data;
 mod error;
 mod loss;
 mod nadam;
+mod scaler;
 pub mod schedule;
 mod train;
 
@@ -25,6 +26,7 @@ pub use config::{
 pub use data::{evaluate_dice, predict_case, split_cases};
 pub use error::TrainError;
 pub use nadam::Nadam;
+pub use scaler::GradScaler;
 pub use train::{
     build_optimizer, pad_factor, train, train_step, EpochMetrics, Optimizer, TrainReport,
 };

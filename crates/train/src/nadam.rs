@@ -55,6 +55,11 @@ impl Nadam {
         self.lr = lr;
     }
 
+    /// The variables it updates (shallow clones).
+    pub fn variables(&self) -> Vec<Tensor> {
+        self.vars.iter().map(Tensor::shallow_clone).collect()
+    }
+
     pub fn zero_grad(&mut self) {
         for v in &mut self.vars {
             v.zero_grad();

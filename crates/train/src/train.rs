@@ -19,6 +19,7 @@ use crate::data::{add_counts, case_samples, dice_counts, dice_from_counts, padde
 use crate::data::{split_cases, to_tensor, Prepare};
 use crate::loss::{activate, loss};
 use crate::nadam::Nadam;
+use crate::scaler::GradScaler;
 use crate::schedule::learning_rate;
 use crate::TrainError;
 
@@ -49,6 +50,14 @@ impl Optimizer {
             Optimizer::Nadam(o) => o.step()?,
         }
         Ok(())
+    }
+
+    /// The variables it updates (shallow clones).
+    pub fn variables(&self) -> Vec<Tensor> {
+        match self {
+            Optimizer::Torch(o) => o.trainable_variables(),
+            Optimizer::Nadam(o) => o.variables(),
+        }
     }
 }
 
@@ -85,10 +94,13 @@ pub fn build_optimizer(o: &OptimizerConfig, net: &UNet, lr0: f64) -> Result<Opti
     }))
 }
 
-/// One optimisation step of the training loop: forward in training mode
-/// (under autocast when `amp`), the loss `cost` of the logits against `t`,
-/// backward, update. Returns the loss, whose read-back also waits for the
-/// device, so timing a call times the whole step.
+/// One optimisation step of the training loop: forward in training mode,
+/// the loss `cost` of the logits against `t`, backward, update. With an
+/// enabled `scaler` this is mixed precision as PyTorch's recipe has it: the
+/// forward pass under autocast, the loss scaled for the backward pass, and
+/// a step whose gradients overflowed skipped. Returns the loss, whose
+/// read-back also waits for the device, so timing a call times the whole
+/// step.
 pub fn train_step(
     net: &UNet,
     opt: &mut Optimizer,
@@ -96,15 +108,14 @@ pub fn train_step(
     t: &Tensor,
     cost: &str,
     act: OutputActivation,
-    amp: bool,
+    scaler: &mut GradScaler,
 ) -> Result<f64, TrainError> {
-    let l = tch::autocast(amp, || -> Result<Tensor, TrainError> {
+    let l = deepneuro_core::autocast(scaler.is_enabled(), || -> Result<Tensor, TrainError> {
         let logits = net.forward_t(x, true)?;
         loss(cost, &logits, t, act)
     })?;
     opt.zero_grad();
-    l.f_backward()?;
-    opt.step()?;
+    scaler.backward_step(&l, opt)?;
     Ok(l.f_double_value(&[])?)
 }
 
@@ -214,7 +225,7 @@ pub fn train(cfg: &TrainConfig, base_dir: &Path) -> Result<TrainReport, TrainErr
     let lr0 = cfg.lr(&model_cfg);
     let mut opt = build_optimizer(&cfg.optimizer, &net, lr0)?;
     let factor = pad_factor(&model_cfg)?;
-    let amp = cfg.mixed_precision && device.is_cuda();
+    let mut scaler = GradScaler::new(cfg.mixed_precision && device.is_cuda());
 
     let batches = Batches::new(
         collection.clone(),
@@ -332,7 +343,15 @@ pub fn train(cfg: &TrainConfig, base_dir: &Path) -> Result<TrainReport, TrainErr
         opt.set_lr(lr);
         let x = to_tensor(&batch.groups[&cfg.data.input_group], device)?;
         let t = to_tensor(&batch.groups[&cfg.data.target_group], device)?;
-        let lv = train_step(&net, &mut opt, &x, &t, &model_cfg.cost_function, act, amp)?;
+        let lv = train_step(
+            &net,
+            &mut opt,
+            &x,
+            &t,
+            &model_cfg.cost_function,
+            act,
+            &mut scaler,
+        )?;
         if !lv.is_finite() {
             return Err(TrainError::config(
                 "optimizer.learning_rate",

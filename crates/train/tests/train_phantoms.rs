@@ -292,3 +292,55 @@ fn nadam_matches_pytorch() {
         .zip(values("a0"))
         .any(|(x, y)| (x - y).abs() > 0.05));
 }
+
+/// The loss scaler of mixed-precision training takes the same steps and
+/// keeps the same scale as PyTorch's `torch.amp.GradScaler`
+/// (scripts/fixtures/grad_scaler_reference.py): two overflowing steps are
+/// skipped and halve the scale, three good steps in a row double it.
+#[test]
+fn grad_scaler_matches_pytorch() {
+    use deepneuro_train::{GradScaler, Optimizer};
+    use tch::nn::OptimizerConfig as _;
+    use tch::{Device, Kind, Tensor};
+    let out = run_python(
+        &deepneuro_testkit::script("fixtures/grad_scaler_reference.py"),
+        Vec::<&str>::new(),
+    );
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let values = |k: &str| -> Vec<f64> {
+        r[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let p = vs
+        .root()
+        .var_copy("p", &Tensor::from_slice(&values("p0")).to_kind(Kind::Float));
+    let c = Tensor::from_slice(&values("c")).to_kind(Kind::Float);
+    let mut opt = Optimizer::Torch(tch::nn::Sgd::default().build(&vs, 0.1).unwrap());
+    let mut scaler = GradScaler::new(true).with_schedule(1024.0, 3);
+    let mut scales = Vec::new();
+    let mut stepped = Vec::new();
+    for step in 0..10 {
+        opt.zero_grad();
+        let mut loss = (&c * &p * &p).sum(Kind::Float);
+        if step == 2 || step == 6 {
+            loss = loss * f64::INFINITY;
+        }
+        stepped.push(scaler.backward_step(&loss, &mut opt).unwrap());
+        scales.push(scaler.scale());
+    }
+    assert_eq!(scales, values("scales"), "the scale after each step");
+    let skipped: Vec<usize> = (0..10).filter(|&i| !stepped[i]).collect();
+    assert_eq!(
+        skipped,
+        [2, 6],
+        "the overflowing steps are the skipped ones"
+    );
+    let flat = Vec::<f64>::try_from(p.detach().to_kind(Kind::Double)).unwrap();
+    deepneuro_testkit::assert_close("GradScaler p", &flat, &values("p"), 1e-6);
+    // A disabled scaler scales nothing.
+    assert_eq!(GradScaler::new(false).scale(), 1.0);
+}

@@ -49,6 +49,9 @@ pub struct Args {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Run the model in mixed precision (autocast) on a CUDA device; ignored on the CPU.
+    #[arg(long)]
+    pub mixed_precision: bool,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -89,6 +92,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
         sw_batch_size: a.batch.max(1),
         center_crop: (!a.center_crop.is_empty()).then(|| a.center_crop.clone()),
         skip_empty: a.skip_empty,
+        mixed_precision: a.mixed_precision,
         ..SlidingWindowOptions::default()
     };
     let t0 = Instant::now();
@@ -101,6 +105,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
         "input": a.input.display().to_string(),
         "output": a.output.display().to_string(),
         "device": format!("{device:?}"),
+        "mixed_precision": a.mixed_precision && device.is_cuda(),
         "channels": out.channels(),
         "shape": out.spatial_shape(),
         "seconds": seconds,

@@ -26,10 +26,21 @@ fn predict_equals_monai_sliding_window_and_keeps_geometry() {
             "--blend",
             "gaussian",
         ])
-        .args(["--batch", "3", "--device", "cpu", "--json"])
+        // Mixed precision is for CUDA: on the CPU it is ignored, and the
+        // results stay float32's (the MONAI comparison below).
+        .args([
+            "--batch",
+            "3",
+            "--device",
+            "cpu",
+            "--mixed-precision",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["mixed_precision"], false, "{summary}");
     let got = deepneuro_io::read(&out).unwrap();
     let input = deepneuro_io::read(&dir.path().join("input.nii.gz")).unwrap();
     assert_eq!(got.affine(), input.affine());
