@@ -327,7 +327,7 @@ fn grad_scaler_matches_pytorch() {
         opt.zero_grad();
         let mut loss = (&c * &p * &p).sum(Kind::Float);
         if step == 2 || step == 6 {
-            loss = loss * f64::INFINITY;
+            loss *= f64::INFINITY;
         }
         stepped.push(scaler.backward_step(&loss, &mut opt).unwrap());
         scales.push(scaler.scale());
