@@ -238,24 +238,28 @@ fn label_targets_optimisers_schedules_and_early_stopping_run() {
     assert!(report.epochs.iter().all(|m| m.train_loss.is_finite()));
 }
 
+/// Runs a reference script that prints one JSON object of number arrays and
+/// returns a lookup of those arrays by key.
+fn reference(script: &str) -> impl Fn(&str) -> Vec<f64> {
+    let out = run_python(&deepneuro_testkit::script(script), Vec::<&str>::new());
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let script = script.to_string();
+    move |k: &str| -> Vec<f64> {
+        r[k].as_array()
+            .unwrap_or_else(|| panic!("{script}: no array {k}"))
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    }
+}
+
 /// NAdam takes the same twelve steps as PyTorch's `torch.optim.NAdam`
 /// (scripts/fixtures/nadam_reference.py): weight decay, two betas and a
 /// learning rate changed half-way, on a fixed smooth objective.
 #[test]
 fn nadam_matches_pytorch() {
     use tch::{Kind, Tensor};
-    let out = run_python(
-        &deepneuro_testkit::script("fixtures/nadam_reference.py"),
-        Vec::<&str>::new(),
-    );
-    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    let values = |k: &str| -> Vec<f64> {
-        r[k].as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect()
-    };
+    let values = reference("fixtures/nadam_reference.py");
     // Float32 parameters and constants, as in the script.
     let tensor = |k: &str| Tensor::from_slice(&values(k)).to_kind(Kind::Float);
     let a = tensor("a0").view([3, 4]).set_requires_grad(true);
@@ -302,18 +306,7 @@ fn grad_scaler_matches_pytorch() {
     use deepneuro_train::{GradScaler, Optimizer};
     use tch::nn::OptimizerConfig as _;
     use tch::{Device, Kind, Tensor};
-    let out = run_python(
-        &deepneuro_testkit::script("fixtures/grad_scaler_reference.py"),
-        Vec::<&str>::new(),
-    );
-    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    let values = |k: &str| -> Vec<f64> {
-        r[k].as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect()
-    };
+    let values = reference("fixtures/grad_scaler_reference.py");
     let vs = tch::nn::VarStore::new(Device::Cpu);
     let p = vs
         .root()
