@@ -111,7 +111,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
         "seconds": seconds,
     });
     if a.json {
-        println!("{summary}");
+        super::print_json(&summary);
     } else {
         tracing::info!("{summary}");
     }

@@ -103,7 +103,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 /// at info level.
 fn report(common: &Common, summary: serde_json::Value) {
     if common.json {
-        println!("{summary}");
+        crate::commands::print_json(&summary);
     } else {
         tracing::info!("{summary}");
     }
