@@ -31,6 +31,16 @@ impl Forward for Noop {
     }
 }
 
+/// Runs `f` under autocast when `amp`: `deepneuro_core::autocast`, or plain
+/// `tch::autocast` (libtorch's JIT autocast mode left on) when `plain`.
+fn region<T>(plain: bool, amp: bool, f: impl FnOnce() -> T) -> T {
+    if plain {
+        tch::autocast(amp, f)
+    } else {
+        deepneuro_core::autocast(amp, f)
+    }
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -98,20 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _guard = tch::no_grad_guard();
     let jit = std::env::var("BENCH_JIT").unwrap_or_default();
     let plain = jit == "keep";
-    let autocast_region = |f: &mut dyn FnMut() -> Result<(), tch::TchError>| {
-        if plain {
-            tch::autocast(amp, f)
-        } else {
-            deepneuro_core::autocast(amp, f)
-        }
-    };
-    let forward = |b: &Tensor| {
-        if plain {
-            tch::autocast(amp, || model.forward(b))
-        } else {
-            deepneuro_core::autocast(amp, || model.forward(b))
-        }
-    };
+    let forward = |b: &Tensor| region(plain, amp, || model.forward(b));
     // What the model computes in, under autocast or not, on its first calls
     // (TorchScript profiles, then optimises): half precision tells that
     // autocast reached into the graph.
@@ -135,7 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // the sliding window's loop (and PyTorch's `with` block in the
         // Python bench): the weights are cast to float16 once.
         floor.push(timed(|| {
-            autocast_region(&mut || {
+            region(plain, amp, || {
                 for b in &floor_inputs {
                     let _ = forward(b)?;
                 }

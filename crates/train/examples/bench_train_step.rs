@@ -5,9 +5,10 @@
 //! Builds the U-Net of MODEL.toml as the training loop does (logits out, the
 //! configured activation inside the loss), the default Adam optimiser, and
 //! one fixed random batch (inputs ~ N(0, 1), targets a random binary mask)
-//! on DEVICE (AMP 1: mixed precision, CUDA only), then times STEPS calls of `deepneuro_train::train_step` after
-//! two warm-up steps. Prints `{"step_seconds": [...], "median": s,
-//! "samples_per_second": n, "parameters": n}`.
+//! on DEVICE (AMP 1: mixed precision, CUDA only), then times STEPS calls of
+//! `deepneuro_train::train_step` after two warm-up steps. Prints
+//! `{"step_seconds": [...], "median": s, "samples_per_second": n,
+//! "parameters": n}`.
 
 use std::time::Instant;
 
