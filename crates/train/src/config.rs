@@ -121,7 +121,7 @@ impl Default for DataConfig {
     }
 }
 
-/// The optimisers: those of `tch::nn`, and NAdam.
+/// The optimisers, each as its `torch.optim` counterpart computes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {

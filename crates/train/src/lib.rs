@@ -13,7 +13,7 @@ pub mod config;
 mod data;
 mod error;
 mod loss;
-mod nadam;
+mod optim;
 mod scaler;
 pub mod schedule;
 mod train;
@@ -25,8 +25,6 @@ pub use config::{
 };
 pub use data::{evaluate_dice, predict_case, split_cases};
 pub use error::TrainError;
-pub use nadam::Nadam;
+pub use optim::Optimizer;
 pub use scaler::GradScaler;
-pub use train::{
-    build_optimizer, pad_factor, train, train_step, EpochMetrics, Optimizer, TrainReport,
-};
+pub use train::{build_optimizer, pad_factor, train, train_step, EpochMetrics, TrainReport};

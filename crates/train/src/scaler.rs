@@ -9,9 +9,9 @@
 //! gradients overflowed (inf or NaN) is skipped and the scale halved; after
 //! `growth_interval` good steps in a row it doubles again.
 
-use tch::{TchError, Tensor};
+use tch::Tensor;
 
-use crate::train::Optimizer;
+use crate::optim::Optimizer;
 use crate::TrainError;
 
 /// A dynamic loss scale (PyTorch's defaults: start at 2^16, double after
@@ -60,48 +60,26 @@ impl GradScaler {
         }
     }
 
-    /// Backward of `loss` (scaled), then, when the unscaled gradients are
-    /// all finite, one optimiser step; then the scale's update. Returns
-    /// whether the step was taken. The caller zeroes the gradients first.
+    /// Backward of `loss` (scaled) into the optimiser, then, when the
+    /// unscaled gradients are all finite, one optimiser step; then the
+    /// scale's update. Returns whether the step was taken.
     pub fn backward_step(
         &mut self,
         loss: &Tensor,
         opt: &mut Optimizer,
     ) -> Result<bool, TrainError> {
         if !self.enabled {
-            loss.f_backward()?;
+            opt.backward(loss)?;
             opt.step()?;
             return Ok(true);
         }
-        loss.f_mul_scalar(self.scale)?.f_backward()?;
-        let finite = self.unscale(&opt.variables())?;
+        opt.backward(&loss.f_mul_scalar(self.scale)?)?;
+        let finite = opt.unscale(self.scale)?;
         if finite {
             opt.step()?;
         }
         self.update(finite);
         Ok(finite)
-    }
-
-    /// Divides every gradient by the scale and tells whether all are finite.
-    /// The check runs on one concatenation of the gradients, so it costs a
-    /// few kernel launches rather than a few per variable (a U-Net has
-    /// about a hundred), and the host waits once per step.
-    fn unscale(&self, vars: &[Tensor]) -> Result<bool, TchError> {
-        // The scale is a power of two, so its reciprocal is exact in float32.
-        let inv = 1.0 / self.scale;
-        let mut flat = Vec::with_capacity(vars.len());
-        for v in vars {
-            let mut g = v.grad();
-            if g.defined() {
-                let _ = g.f_mul_scalar_(inv)?;
-                flat.push(g.f_reshape([-1])?);
-            }
-        }
-        if flat.is_empty() {
-            return Ok(true);
-        }
-        let finite = Tensor::f_cat(&flat, 0)?.f_isfinite()?.f_all()?;
-        bool::try_from(finite)
     }
 
     /// PyTorch's `_amp_update_scale_`: back off on an overflow, grow after

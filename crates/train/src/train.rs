@@ -10,88 +10,25 @@ use deepneuro_augment::Augmentation;
 use deepneuro_data::{BatchOptions, Batches, CollectionOptions, DataCollection};
 use deepneuro_models::{OutputActivation, UNet, UNetConfig};
 use serde::Serialize;
-use tch::nn::{Adam, AdamW, OptimizerConfig as _, Sgd};
 use tch::Tensor;
 
 use crate::callbacks::{save_checkpoint, CsvLog, Monitor};
-use crate::config::{OptimizerConfig, OptimizerKind, TargetKind, TrainConfig};
+use crate::config::{OptimizerConfig, TargetKind, TrainConfig};
 use crate::data::{add_counts, case_samples, dice_counts, dice_from_counts, padded_forward};
 use crate::data::{split_cases, to_tensor, Prepare};
 use crate::loss::{activate, loss};
-use crate::nadam::Nadam;
+use crate::optim::Optimizer;
 use crate::scaler::GradScaler;
 use crate::schedule::learning_rate;
 use crate::TrainError;
 
-/// An optimiser of `tch::nn`, or one written here.
-pub enum Optimizer {
-    Torch(tch::nn::Optimizer),
-    Nadam(Nadam),
-}
-
-impl Optimizer {
-    pub fn set_lr(&mut self, lr: f64) {
-        match self {
-            Optimizer::Torch(o) => o.set_lr(lr),
-            Optimizer::Nadam(o) => o.set_lr(lr),
-        }
-    }
-
-    pub fn zero_grad(&mut self) {
-        match self {
-            Optimizer::Torch(o) => o.zero_grad(),
-            Optimizer::Nadam(o) => o.zero_grad(),
-        }
-    }
-
-    pub fn step(&mut self) -> Result<(), TrainError> {
-        match self {
-            Optimizer::Torch(o) => o.step(),
-            Optimizer::Nadam(o) => o.step()?,
-        }
-        Ok(())
-    }
-
-    /// The variables it updates (shallow clones).
-    pub fn variables(&self) -> Vec<Tensor> {
-        match self {
-            Optimizer::Torch(o) => o.trainable_variables(),
-            Optimizer::Nadam(o) => o.variables(),
-        }
-    }
-}
-
-/// The optimiser a config asks for, over every variable of `net`.
+/// The optimiser a config asks for, over every trainable variable of `net`.
 pub fn build_optimizer(o: &OptimizerConfig, net: &UNet, lr0: f64) -> Result<Optimizer, TrainError> {
-    let vs = net.var_store();
-    Ok(Optimizer::Torch(match o.kind {
-        OptimizerKind::Adam => Adam {
-            beta1: o.beta1,
-            beta2: o.beta2,
-            wd: o.weight_decay,
-            ..Default::default()
-        }
-        .build(vs, lr0)?,
-        OptimizerKind::Adamw => AdamW {
-            beta1: o.beta1,
-            beta2: o.beta2,
-            wd: o.weight_decay,
-            ..Default::default()
-        }
-        .build(vs, lr0)?,
-        OptimizerKind::Sgd => Sgd {
-            momentum: o.momentum,
-            wd: o.weight_decay,
-            nesterov: o.nesterov,
-            ..Default::default()
-        }
-        .build(vs, lr0)?,
-        OptimizerKind::Nadam => {
-            let vars = vs.trainable_variables();
-            let nadam = Nadam::new(vars, lr0, o.beta1, o.beta2, o.weight_decay)?;
-            return Ok(Optimizer::Nadam(nadam));
-        }
-    }))
+    Ok(Optimizer::new(
+        o,
+        net.var_store().trainable_variables(),
+        lr0,
+    )?)
 }
 
 /// One optimisation step of the training loop: forward in training mode,
@@ -114,7 +51,6 @@ pub fn train_step(
         let logits = net.forward_t(x, true)?;
         loss(cost, &logits, t, act)
     })?;
-    opt.zero_grad();
     scaler.backward_step(&l, opt)?;
     Ok(l.f_double_value(&[])?)
 }

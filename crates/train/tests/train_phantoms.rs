@@ -253,48 +253,101 @@ fn reference(script: &str) -> impl Fn(&str) -> Vec<f64> {
     }
 }
 
-/// NAdam takes the same twelve steps as PyTorch's `torch.optim.NAdam`
-/// (scripts/fixtures/nadam_reference.py): weight decay, two betas and a
-/// learning rate changed half-way, on a fixed smooth objective.
+/// Each optimiser takes the same twelve steps as its `torch.optim`
+/// counterpart (scripts/fixtures/optim_reference.py): weight decay (added
+/// to the gradient, or decoupled for AdamW), betas, momentum with and
+/// without Nesterov, and a learning rate changed half-way, on a fixed
+/// smooth objective. Both gradient layouts (flat, the CUDA default, and
+/// per variable, the CPU default) are checked.
 #[test]
-fn nadam_matches_pytorch() {
+fn optimisers_match_pytorch() {
+    use deepneuro_train::{Optimizer, OptimizerConfig, OptimizerKind};
     use tch::{Kind, Tensor};
-    let values = reference("fixtures/nadam_reference.py");
+    let values = reference("fixtures/optim_reference.py");
     // Float32 parameters and constants, as in the script.
     let tensor = |k: &str| Tensor::from_slice(&values(k)).to_kind(Kind::Float);
-    let a = tensor("a0").view([3, 4]).set_requires_grad(true);
-    let b = tensor("b0").set_requires_grad(true);
     let c1 = tensor("c1").view([3, 4]);
     let c2 = tensor("c2");
-    let mut opt = deepneuro_train::Nadam::new(
-        vec![a.shallow_clone(), b.shallow_clone()],
-        0.05,
-        0.9,
-        0.99,
-        0.01,
-    )
-    .unwrap();
-    for step in 0..12 {
-        if step == 6 {
-            opt.set_lr(0.02);
+    let base = OptimizerConfig::default();
+    let cases = [
+        (
+            "adam",
+            OptimizerConfig {
+                kind: OptimizerKind::Adam,
+                beta2: 0.99,
+                weight_decay: 0.01,
+                ..base.clone()
+            },
+        ),
+        (
+            "adamw",
+            OptimizerConfig {
+                kind: OptimizerKind::Adamw,
+                beta1: 0.8,
+                weight_decay: 0.1,
+                ..base.clone()
+            },
+        ),
+        (
+            "sgd",
+            OptimizerConfig {
+                kind: OptimizerKind::Sgd,
+                momentum: 0.9,
+                weight_decay: 0.01,
+                ..base.clone()
+            },
+        ),
+        (
+            "sgd_nesterov",
+            OptimizerConfig {
+                kind: OptimizerKind::Sgd,
+                momentum: 0.8,
+                nesterov: true,
+                ..base.clone()
+            },
+        ),
+        (
+            "nadam",
+            OptimizerConfig {
+                kind: OptimizerKind::Nadam,
+                beta2: 0.99,
+                weight_decay: 0.01,
+                ..base.clone()
+            },
+        ),
+    ];
+    for ((name, cfg), flat) in cases.iter().flat_map(|c| [(c, true), (c, false)]) {
+        let a = tensor("a0").view([3, 4]).set_requires_grad(true);
+        let b = tensor("b0").set_requires_grad(true);
+        let mut opt = Optimizer::new(cfg, vec![a.shallow_clone(), b.shallow_clone()], 0.05)
+            .unwrap()
+            .with_flat_gradients(flat);
+        for step in 0..12 {
+            if step == 6 {
+                opt.set_lr(0.02);
+            }
+            let loss = (&c1 * &a * &a).sum(Kind::Float)
+                + (b.sin() * &c2).sum(Kind::Float)
+                + a.sum(Kind::Float) * b.sum(Kind::Float);
+            opt.backward(&loss).unwrap();
+            opt.step().unwrap();
         }
-        opt.zero_grad();
-        let loss = (&c1 * &a * &a).sum(Kind::Float)
-            + (b.sin() * &c2).sum(Kind::Float)
-            + a.sum(Kind::Float) * b.sum(Kind::Float);
-        loss.backward();
-        opt.step().unwrap();
+        let values_of = |t: &Tensor| -> Vec<f64> {
+            Vec::<f64>::try_from(t.detach().to_kind(Kind::Double).flatten(0, -1)).unwrap()
+        };
+        let key = |p: &str| format!("{name}_{p}");
+        let what = |p: &str| format!("{} (flat gradients: {flat})", key(p));
+        deepneuro_testkit::assert_close(&what("a"), &values_of(&a), &values(&key("a")), 1e-5);
+        deepneuro_testkit::assert_close(&what("b"), &values_of(&b), &values(&key("b")), 1e-5);
+        // The parameters moved: the comparison is not of two unchanged copies.
+        assert!(
+            values_of(&a)
+                .iter()
+                .zip(values("a0"))
+                .any(|(x, y)| (x - y).abs() > 0.05),
+            "{name} left a where it was"
+        );
     }
-    let flat = |t: &Tensor| -> Vec<f64> {
-        Vec::<f64>::try_from(t.detach().to_kind(Kind::Double).flatten(0, -1)).unwrap()
-    };
-    deepneuro_testkit::assert_close("NAdam a", &flat(&a), &values("a"), 1e-5);
-    deepneuro_testkit::assert_close("NAdam b", &flat(&b), &values("b"), 1e-5);
-    // The parameters moved: the comparison is not of two unchanged copies.
-    assert!(flat(&a)
-        .iter()
-        .zip(values("a0"))
-        .any(|(x, y)| (x - y).abs() > 0.05));
 }
 
 /// The loss scaler of mixed-precision training takes the same steps and
@@ -303,37 +356,49 @@ fn nadam_matches_pytorch() {
 /// skipped and halve the scale, three good steps in a row double it.
 #[test]
 fn grad_scaler_matches_pytorch() {
-    use deepneuro_train::{GradScaler, Optimizer};
-    use tch::nn::OptimizerConfig as _;
+    use deepneuro_train::{GradScaler, Optimizer, OptimizerConfig, OptimizerKind};
     use tch::{Device, Kind, Tensor};
     let values = reference("fixtures/grad_scaler_reference.py");
-    let vs = tch::nn::VarStore::new(Device::Cpu);
-    let p = vs
-        .root()
-        .var_copy("p", &Tensor::from_slice(&values("p0")).to_kind(Kind::Float));
     let c = Tensor::from_slice(&values("c")).to_kind(Kind::Float);
-    let mut opt = Optimizer::Torch(tch::nn::Sgd::default().build(&vs, 0.1).unwrap());
-    let mut scaler = GradScaler::new(true).with_schedule(1024.0, 3);
-    let mut scales = Vec::new();
-    let mut stepped = Vec::new();
-    for step in 0..10 {
-        opt.zero_grad();
-        let mut loss = (&c * &p * &p).sum(Kind::Float);
-        if step == 2 || step == 6 {
-            loss *= f64::INFINITY;
+    let sgd = OptimizerConfig {
+        kind: OptimizerKind::Sgd,
+        ..OptimizerConfig::default()
+    };
+    // Both gradient layouts: flat (the CUDA default) and per variable.
+    for flat in [true, false] {
+        let vs = tch::nn::VarStore::new(Device::Cpu);
+        let p = vs
+            .root()
+            .var_copy("p", &Tensor::from_slice(&values("p0")).to_kind(Kind::Float));
+        let mut opt = Optimizer::new(&sgd, vs.trainable_variables(), 0.1)
+            .unwrap()
+            .with_flat_gradients(flat);
+        let mut scaler = GradScaler::new(true).with_schedule(1024.0, 3);
+        let mut scales = Vec::new();
+        let mut stepped = Vec::new();
+        for step in 0..10 {
+            let mut loss = (&c * &p * &p).sum(Kind::Float);
+            if step == 2 || step == 6 {
+                loss *= f64::INFINITY;
+            }
+            stepped.push(scaler.backward_step(&loss, &mut opt).unwrap());
+            scales.push(scaler.scale());
         }
-        stepped.push(scaler.backward_step(&loss, &mut opt).unwrap());
-        scales.push(scaler.scale());
+        assert_eq!(
+            scales,
+            values("scales"),
+            "the scale after each step ({flat})"
+        );
+        let skipped: Vec<usize> = (0..10).filter(|&i| !stepped[i]).collect();
+        assert_eq!(
+            skipped,
+            [2, 6],
+            "the overflowing steps are the skipped ones ({flat})"
+        );
+        let got = Vec::<f64>::try_from(p.detach().to_kind(Kind::Double)).unwrap();
+        let what = format!("GradScaler p (flat gradients: {flat})");
+        deepneuro_testkit::assert_close(&what, &got, &values("p"), 1e-6);
     }
-    assert_eq!(scales, values("scales"), "the scale after each step");
-    let skipped: Vec<usize> = (0..10).filter(|&i| !stepped[i]).collect();
-    assert_eq!(
-        skipped,
-        [2, 6],
-        "the overflowing steps are the skipped ones"
-    );
-    let flat = Vec::<f64>::try_from(p.detach().to_kind(Kind::Double)).unwrap();
-    deepneuro_testkit::assert_close("GradScaler p", &flat, &values("p"), 1e-6);
     // A disabled scaler scales nothing.
     assert_eq!(GradScaler::new(false).scale(), 1.0);
 }
