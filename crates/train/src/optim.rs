@@ -179,7 +179,6 @@ impl Optimizer {
                     pieces.push(self.gap.f_narrow(0, 0, pad)?);
                 }
             }
-            drop(grads);
             Grads::Flat(Tensor::f_cat(&pieces, 0)?)
         } else {
             Grads::PerVariable(grads)
