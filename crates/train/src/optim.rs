@@ -28,9 +28,8 @@ use crate::config::{OptimizerConfig, OptimizerKind};
 /// convolution kernels see the alignment they would with separate tensors.
 const ALIGN: i64 = 128;
 
-/// The gradients of the last backward pass.
+/// The gradients of a backward pass.
 enum Grads {
-    None,
     /// One flat tensor laid out as the parameters (CUDA).
     Flat(Tensor),
     /// One tensor per variable (CPU).
@@ -46,7 +45,8 @@ pub struct Optimizer {
     /// Where each variable starts in the flat buffers.
     offsets: Vec<i64>,
     params: Tensor,
-    grads: Grads,
+    /// The gradients of the last backward pass, until a step consumes them.
+    grads: Option<Grads>,
     /// Zeros, narrowed to fill the alignment gaps of the gathered gradients.
     gap: Tensor,
     flat: bool,
@@ -62,15 +62,18 @@ pub struct Optimizer {
 
 /// The scalars of one step, shared by every variable.
 struct Coefs {
-    lr: f64,
     /// Adam: the step size lr / (1 - beta1^t); NAdam: the gradient's step.
     a: f64,
     /// Adam: sqrt(1 - beta2^t); NAdam: the momentum's step.
     b: f64,
     /// NAdam: 1 - beta2^t.
     c: f64,
-    /// SGD: whether this is the momentum buffer's first step.
-    first_step: bool,
+}
+
+/// A variable's length in the flat buffers: its elements and the gap that
+/// aligns the next one.
+fn aligned(numel: i64) -> i64 {
+    (numel + ALIGN - 1) / ALIGN * ALIGN
 }
 
 impl Optimizer {
@@ -103,7 +106,7 @@ impl Optimizer {
         let mut total = 0i64;
         for v in &vars {
             offsets.push(total);
-            total += (v.numel() as i64 + ALIGN - 1) / ALIGN * ALIGN;
+            total += aligned(v.numel() as i64);
         }
         let params = Tensor::f_zeros([total], (kind, device))?;
         let _guard = tch::no_grad_guard();
@@ -134,7 +137,7 @@ impl Optimizer {
             gap: Tensor::f_zeros([ALIGN], (kind, device))?,
             flat: device.is_cuda(),
             params,
-            grads: Grads::None,
+            grads: None,
             vars,
             step: 0,
             mu_product: 1.0,
@@ -153,15 +156,10 @@ impl Optimizer {
         self.lr = lr;
     }
 
-    /// The variables it updates (shallow clones).
-    pub fn variables(&self) -> Vec<Tensor> {
-        self.vars.iter().map(Tensor::shallow_clone).collect()
-    }
-
     /// The gradients of `loss` with respect to the variables, kept for the
     /// next [`step`](Self::step) (replacing any earlier ones).
     pub fn backward(&mut self, loss: &Tensor) -> Result<(), TchError> {
-        self.grads = Grads::None;
+        self.grads = None;
         let grads = Tensor::f_run_backward(&[loss], &self.vars, false, false)?;
         let _guard = tch::no_grad_guard();
         let grads = grads
@@ -169,12 +167,12 @@ impl Optimizer {
             .zip(&self.vars)
             .map(|(g, v)| if g.defined() { Ok(g) } else { v.f_zeros_like() })
             .collect::<Result<Vec<_>, _>>()?;
-        self.grads = if self.flat {
+        self.grads = Some(if self.flat {
             let mut pieces = Vec::with_capacity(2 * grads.len());
             for (g, v) in grads.iter().zip(&self.vars) {
                 let n = v.numel() as i64;
                 pieces.push(g.f_reshape([-1])?);
-                let pad = (n + ALIGN - 1) / ALIGN * ALIGN - n;
+                let pad = aligned(n) - n;
                 if pad > 0 {
                     pieces.push(self.gap.f_narrow(0, 0, pad)?);
                 }
@@ -182,7 +180,7 @@ impl Optimizer {
             Grads::Flat(Tensor::f_cat(&pieces, 0)?)
         } else {
             Grads::PerVariable(grads)
-        };
+        });
         Ok(())
     }
 
@@ -194,9 +192,9 @@ impl Optimizer {
         let _guard = tch::no_grad_guard();
         let inv = 1.0 / scale;
         let finite = match &mut self.grads {
-            Grads::None => return Ok(true),
-            Grads::Flat(g) => g.f_mul_scalar_(inv)?.f_isfinite()?.f_all()?,
-            Grads::PerVariable(gs) => {
+            None => return Ok(true),
+            Some(Grads::Flat(g)) => g.f_mul_scalar_(inv)?.f_isfinite()?.f_all()?,
+            Some(Grads::PerVariable(gs)) => {
                 let mut flags = Vec::with_capacity(gs.len());
                 for g in gs.iter_mut() {
                     flags.push(g.f_mul_scalar_(inv)?.f_isfinite()?.f_all()?);
@@ -210,17 +208,15 @@ impl Optimizer {
     /// One update from the gradients of the last [`backward`](Self::backward),
     /// which it consumes; an error without them.
     pub fn step(&mut self) -> Result<(), TchError> {
-        let grads = std::mem::replace(&mut self.grads, Grads::None);
-        if matches!(grads, Grads::None) {
+        let Some(grads) = self.grads.take() else {
             return Err(TchError::Kind(
                 "optimiser step without gradients: call backward first".into(),
             ));
-        }
+        };
         let _guard = tch::no_grad_guard();
         self.step += 1;
         let c = self.coefs();
         match grads {
-            Grads::None => {}
             Grads::Flat(g) => {
                 let (p, m, v) = (&self.params, &self.first, &self.second);
                 self.update(p, &g, m, v, &c)?;
@@ -247,11 +243,9 @@ impl Optimizer {
         let o = &self.config;
         let t = self.step as f64;
         let mut c = Coefs {
-            lr: self.lr,
             a: 0.0,
             b: 0.0,
             c: 0.0,
-            first_step: self.step == 1,
         };
         match o.kind {
             OptimizerKind::Adam | OptimizerKind::Adamw => {
@@ -297,7 +291,8 @@ impl Optimizer {
         if o.kind == OptimizerKind::Sgd {
             let mut g = g;
             if o.momentum != 0.0 {
-                if c.first_step {
+                // PyTorch's buffer starts as a copy of the first gradient.
+                if self.step == 1 {
                     m.f_copy_(&g)?;
                 } else {
                     let _ = m.f_mul_scalar_(o.momentum)?.f_add_(&g)?;
@@ -308,11 +303,11 @@ impl Optimizer {
                     m.shallow_clone()
                 };
             }
-            let _ = p.f_add_(&g.f_mul_scalar(-c.lr)?)?;
+            let _ = p.f_add_(&g.f_mul_scalar(-self.lr)?)?;
             return Ok(());
         }
         if o.kind == OptimizerKind::Adamw && wd != 0.0 {
-            let _ = p.f_mul_scalar_(1.0 - c.lr * wd)?;
+            let _ = p.f_mul_scalar_(1.0 - self.lr * wd)?;
         }
         // PyTorch's m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2 as
         // in-place interpolations: the same values to rounding, with fewer
