@@ -8,8 +8,11 @@
 # Usage: scripts/bench/gpu.sh BIN_DIR
 #   BIN_DIR holds release builds of the examples bench_infer and bench_train_step
 #   (cargo build --release -p deepneuro-infer --example bench_infer
-#    -p deepneuro-train --example bench_train_step). The python3 on PATH must have
-#   torch 2.11 (CUDA) and monai 1.6.1; the binaries load that torch's libraries.
+#    -p deepneuro-train --example bench_train_step) and, when it also holds the test
+#   binary train_phantoms (cargo test --release -p deepneuro-train --test train_phantoms
+#   --no-run prints its path; copy it as BIN_DIR/train_phantoms), the optimisers and the
+#   loss scaler are first checked against torch.optim on CUDA. The python3 on PATH must
+#   have torch 2.11 (CUDA) and monai 1.6.1; the binaries load that torch's libraries.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(cd "$1" && pwd)
@@ -19,6 +22,13 @@ export PYTHONUNBUFFERED=1 BENCH_REPEATS=${BENCH_REPEATS:-10}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
 python3 -c 'import torch, monai; print("torch", torch.__version__, "monai", monai.__version__)'
 status=0
+if [ -x "$bin/train_phantoms" ]; then
+    # The training step below runs the optimisers' CUDA layout (flat gradients): its
+    # numbers mean something only if that layout steps as torch.optim does.
+    echo "== optimisers and loss scaler vs torch.optim, CPU and CUDA"
+    DEEPNEURO_WORKSPACE=$PWD DEEPNEURO_PYTHON=$(command -v python3) "$bin/train_phantoms" \
+        --exact --nocapture optimisers_match_pytorch grad_scaler_matches_pytorch || status=1
+fi
 echo "== does autocast reach into TorchScript? (PyTorch, then deepneuro on the same scripted models)"
 probe=$(mktemp -d)
 python3 scripts/bench/gpu_autocast_probe.py "$probe" || status=1

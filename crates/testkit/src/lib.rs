@@ -8,8 +8,13 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The workspace root (two levels above each crate's manifest).
+/// The workspace root (two levels above each crate's manifest), or
+/// `$DEEPNEURO_WORKSPACE`: a test binary copied to another machine (the GPU
+/// checks of scripts/bench/gpu.sh) finds the reference scripts there.
 pub fn workspace_root() -> PathBuf {
+    if let Some(p) = std::env::var_os("DEEPNEURO_WORKSPACE") {
+        return PathBuf::from(p);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)

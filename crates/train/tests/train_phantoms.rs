@@ -253,21 +253,29 @@ fn reference(script: &str) -> impl Fn(&str) -> Vec<f64> {
     }
 }
 
+/// The CPU, and the first CUDA device where there is one: the optimisers'
+/// CUDA default (flat gradients) is then checked on the kernels it runs on.
+fn devices() -> Vec<tch::Device> {
+    deepneuro_core::load_cuda();
+    let mut d = vec![tch::Device::Cpu];
+    if tch::Cuda::is_available() {
+        d.push(tch::Device::Cuda(0));
+    }
+    eprintln!("optimisers checked on {d:?}");
+    d
+}
+
 /// Each optimiser takes the same twelve steps as its `torch.optim`
 /// counterpart (scripts/fixtures/optim_reference.py): weight decay (added
 /// to the gradient, or decoupled for AdamW), betas, momentum with and
 /// without Nesterov, and a learning rate changed half-way, on a fixed
 /// smooth objective. Both gradient layouts (flat, the CUDA default, and
-/// per variable, the CPU default) are checked.
+/// per variable, the CPU default) are checked, on each of [`devices`].
 #[test]
 fn optimisers_match_pytorch() {
     use deepneuro_train::{Optimizer, OptimizerConfig, OptimizerKind};
-    use tch::{Kind, Tensor};
+    use tch::{Device, Kind, Tensor};
     let values = reference("fixtures/optim_reference.py");
-    // Float32 parameters and constants, as in the script.
-    let tensor = |k: &str| Tensor::from_slice(&values(k)).to_kind(Kind::Float);
-    let c1 = tensor("c1").view([3, 4]);
-    let c2 = tensor("c2");
     let base = OptimizerConfig::default();
     let cases = [
         (
@@ -316,7 +324,20 @@ fn optimisers_match_pytorch() {
             },
         ),
     ];
-    for ((name, cfg), flat) in cases.iter().flat_map(|c| [(c, true), (c, false)]) {
+    let runs = devices().into_iter().flat_map(|device| {
+        cases
+            .iter()
+            .flat_map(move |c| [(device, c, true), (device, c, false)])
+    });
+    for (device, (name, cfg), flat) in runs {
+        // Float32 parameters and constants, as in the script.
+        let tensor = |k: &str| {
+            Tensor::from_slice(&values(k))
+                .to_kind(Kind::Float)
+                .to_device(device)
+        };
+        let c1 = tensor("c1").view([3, 4]);
+        let c2 = tensor("c2");
         let a = tensor("a0").view([3, 4]).set_requires_grad(true);
         let b = tensor("b0").set_requires_grad(true);
         let mut opt = Optimizer::new(cfg, vec![a.shallow_clone(), b.shallow_clone()], 0.05)
@@ -333,10 +354,11 @@ fn optimisers_match_pytorch() {
             opt.step().unwrap();
         }
         let values_of = |t: &Tensor| -> Vec<f64> {
-            Vec::<f64>::try_from(t.detach().to_kind(Kind::Double).flatten(0, -1)).unwrap()
+            let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Double);
+            Vec::<f64>::try_from(t.flatten(0, -1)).unwrap()
         };
         let key = |p: &str| format!("{name}_{p}");
-        let what = |p: &str| format!("{} (flat gradients: {flat})", key(p));
+        let what = |p: &str| format!("{} ({device:?}, flat gradients: {flat})", key(p));
         deepneuro_testkit::assert_close(&what("a"), &values_of(&a), &values(&key("a")), 1e-5);
         deepneuro_testkit::assert_close(&what("b"), &values_of(&b), &values(&key("b")), 1e-5);
         // The parameters moved: the comparison is not of two unchanged copies.
@@ -359,14 +381,20 @@ fn grad_scaler_matches_pytorch() {
     use deepneuro_train::{GradScaler, Optimizer, OptimizerConfig, OptimizerKind};
     use tch::{Device, Kind, Tensor};
     let values = reference("fixtures/grad_scaler_reference.py");
-    let c = Tensor::from_slice(&values("c")).to_kind(Kind::Float);
     let sgd = OptimizerConfig {
         kind: OptimizerKind::Sgd,
         ..OptimizerConfig::default()
     };
-    // Both gradient layouts: flat (the CUDA default) and per variable.
-    for flat in [true, false] {
-        let vs = tch::nn::VarStore::new(Device::Cpu);
+    // Both gradient layouts, flat (the CUDA default) and per variable, on
+    // each device.
+    let runs = devices()
+        .into_iter()
+        .flat_map(|device| [(device, true), (device, false)]);
+    for (device, flat) in runs {
+        let c = Tensor::from_slice(&values("c"))
+            .to_kind(Kind::Float)
+            .to_device(device);
+        let vs = tch::nn::VarStore::new(device);
         let p = vs
             .root()
             .var_copy("p", &Tensor::from_slice(&values("p0")).to_kind(Kind::Float));
@@ -384,19 +412,21 @@ fn grad_scaler_matches_pytorch() {
             stepped.push(scaler.backward_step(&loss, &mut opt).unwrap());
             scales.push(scaler.scale());
         }
+        let run = format!("{device:?}, flat gradients: {flat}");
         assert_eq!(
             scales,
             values("scales"),
-            "the scale after each step ({flat})"
+            "the scale after each step ({run})"
         );
         let skipped: Vec<usize> = (0..10).filter(|&i| !stepped[i]).collect();
         assert_eq!(
             skipped,
             [2, 6],
-            "the overflowing steps are the skipped ones ({flat})"
+            "the overflowing steps are the skipped ones ({run})"
         );
-        let got = Vec::<f64>::try_from(p.detach().to_kind(Kind::Double)).unwrap();
-        let what = format!("GradScaler p (flat gradients: {flat})");
+        let got = p.detach().to_device(Device::Cpu).to_kind(Kind::Double);
+        let got = Vec::<f64>::try_from(got).unwrap();
+        let what = format!("GradScaler p ({run})");
         deepneuro_testkit::assert_close(&what, &got, &values("p"), 1e-6);
     }
     // A disabled scaler scales nothing.
