@@ -253,13 +253,14 @@ fn reference(script: &str) -> impl Fn(&str) -> Vec<f64> {
     }
 }
 
-/// The CPU, and the first CUDA device where there is one: the optimisers'
-/// CUDA default (flat gradients) is then checked on the kernels it runs on.
+/// The CPU, and the CUDA device `--device auto` picks where there is one:
+/// the optimisers' CUDA default (flat gradients) is then checked on the
+/// kernels it runs on.
 fn devices() -> Vec<tch::Device> {
-    deepneuro_core::load_cuda();
     let mut d = vec![tch::Device::Cpu];
-    if tch::Cuda::is_available() {
-        d.push(tch::Device::Cuda(0));
+    let auto = deepneuro_core::parse_device("auto").expect("auto always parses");
+    if auto.is_cuda() {
+        d.push(auto);
     }
     eprintln!("optimisers checked on {d:?}");
     d
