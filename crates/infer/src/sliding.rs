@@ -43,10 +43,11 @@ pub fn sliding_window(
 /// U-Net's forward passes at 4 windows per batch. It stays between the
 /// forward passes on purpose: moving it onto a lowest-priority helper
 /// thread that ran in the core time the forward passes leave idle took it
-/// off this thread (of its ~80 ms, 11 ms stayed here) but slowed the forward
+/// off this thread (of its ~80 ms, 11 ms stayed here with OpenMP's passive
+/// waiting, 44-72 ms with its default spinning) but slowed the forward
 /// passes by as much, since they share the memory bandwidth (a thread
-/// streaming memory at `SCHED_IDLE` slowed them by 10%; 140 alternated
-/// rounds with and without the helper: no difference). Only less traffic
+/// streaming memory at `SCHED_IDLE` slowed them by 10%; 70 alternated
+/// rounds with and 70 without the helper: no difference). Only less traffic
 /// would help, and the ways to get it keep every prediction until its
 /// voxels are complete: up to 8x the output's memory at overlap 0.5.
 fn stitch(
