@@ -101,7 +101,8 @@ pub struct CaseSummary {
     pub warnings: Vec<String>,
     pub outputs: Option<CaseFiles>,
     pub seconds: f64,
-    /// Seconds per pipeline step (load and write excluded).
+    /// Seconds per step: "load" (reading the input), the pipeline's steps,
+    /// then "write" (every output file).
     pub steps: Vec<(String, f64)>,
 }
 
@@ -321,7 +322,9 @@ fn run_one(
     out_opts: &OutputOptions,
     args: &Args,
 ) -> Result<CaseResult, PipelineError> {
+    let t0 = Instant::now();
     let loaded = load_input(&plugins.loaders, &case.input, load_opts)?;
+    let load_seconds = t0.elapsed().as_secs_f64();
     let mut out = pipeline
         .run_case(&loaded.volume, params, args.save_preprocessed)
         .map_err(|e| match e {
@@ -341,6 +344,7 @@ fn run_one(
         warn!(case = %case.name, "{msg}");
         out.warnings.push(msg);
     }
+    let t0 = Instant::now();
     let files = write_case(
         &case.name,
         &out,
@@ -348,6 +352,11 @@ fn run_one(
         out_opts,
         plugins.seg_writer.as_deref(),
     )?;
+    // Reading and writing are part of a case's time (and on a GPU most of it),
+    // so the per-step seconds name them too.
+    out.timings.insert(0, ("load".into(), load_seconds));
+    out.timings
+        .push(("write".into(), t0.elapsed().as_secs_f64()));
     info!(case = %case.name, icv_cm3 = out.icv_cm3, mask = %files.mask.display(), "done");
     Ok((files, out.icv_cm3, out.warnings, out.timings))
 }

@@ -110,21 +110,44 @@ pub fn write_case(
     let mut staged = Staged(Vec::new());
     let mask = o.folder.join(name(&o.mask, case));
     let brain = o.folder.join(name(&o.brain, case));
-    let p = staged.path(mask.clone());
-    deepneuro_io::write(&out.mask, &p)?;
-    let p = staged.path(brain.clone());
-    deepneuro_io::write(&out.brain, &p)?;
-    let quicklook = match &o.quicklook {
-        Some(t) => {
-            let dest = o.folder.join(name(t, case));
-            let p = staged.path(dest.clone());
-            let shown = crate::runner::first_volume(&input.volume)?;
-            let rgb = crate::quicklook::render(&shown, &out.mask);
-            deepneuro_io::write_atomic(&p, |w| crate::quicklook::encode_png(&rgb, w))?;
-            Some(dest)
-        }
-        None => None,
-    };
+    let mask_tmp = staged.path(mask.clone());
+    let brain_tmp = staged.path(brain.clone());
+    let quicklook = o.quicklook.as_ref().map(|t| {
+        let dest = o.folder.join(name(t, case));
+        (staged.path(dest.clone()), dest)
+    });
+    // The three files are independent and each mostly one thread's work
+    // (the quick-look) or memory-bound (gzip): written side by side they take
+    // the time of the slowest, which matters on a GPU, where writing was a
+    // third of a case. A failure in any leaves the staged files to `staged`.
+    let (masks, look) = rayon::join(
+        || {
+            rayon::join(
+                || deepneuro_io::write(&out.mask, &mask_tmp),
+                || deepneuro_io::write(&out.brain, &brain_tmp),
+            )
+        },
+        || match &quicklook {
+            Some((tmp, _)) => {
+                // Only a multi-volume input needs its first volume cut out.
+                let first;
+                let shown = if input.volume.channels() == 1 {
+                    &input.volume
+                } else {
+                    first = crate::runner::first_volume(&input.volume)?;
+                    &first
+                };
+                let rgb = crate::quicklook::render(shown, &out.mask);
+                deepneuro_io::write_atomic(tmp, |w| crate::quicklook::encode_png(&rgb, w))?;
+                Ok(())
+            }
+            None => Ok::<(), PipelineError>(()),
+        },
+    );
+    masks.0?;
+    masks.1?;
+    look?;
+    let quicklook = quicklook.map(|(_, dest)| dest);
     let preprocessed = match (&o.preprocessed, &out.preprocessed) {
         (Some(t), Some(v)) => {
             let dest = o.folder.join(name(t, case));

@@ -26,16 +26,10 @@ pub fn render(image: &Volume, mask: &Volume) -> Rgb {
         d,
         msk.nifti_slice().iter().map(|&v| (v > 0.5) as u8).collect(),
     );
-    // Window: 1st..99th percentile of finite voxels.
-    let mut finite: Vec<f32> = vals.iter().copied().filter(|v| v.is_finite()).collect();
-    finite.sort_by(|a, b| a.total_cmp(b));
-    let pick = |q: f64| {
-        finite
-            .get(((finite.len().max(1) - 1) as f64 * q) as usize)
-            .copied()
-            .unwrap_or(0.0)
+    let (lo, hi) = match vals.as_slice_memory_order() {
+        Some(v) => window(v),
+        None => window(&vals.iter().copied().collect::<Vec<_>>()),
     };
-    let (lo, hi) = (pick(0.01), pick(0.99));
     let gray = |v: f32| -> u8 {
         if !v.is_finite() || hi <= lo {
             0
@@ -84,6 +78,67 @@ pub fn render(image: &Volume, mask: &Volume) -> Rgb {
         height,
         pixels: px,
     }
+}
+
+/// The display window: the 1st and 99th percentiles of the finite voxels
+/// (the values at sorted positions floor((n-1)q)), 0 when there are none.
+/// Found by a radix selection on the values' order-preserving bit patterns
+/// (two counting passes over the volume, no copy): sorting a 1 mm head took
+/// ~0.35 s and `select_nth_unstable` ~0.17 s, most of the time a case spent
+/// writing its outputs.
+fn window(values: &[f32]) -> (f32, f32) {
+    let finite = || values.iter().copied().filter(|v| v.is_finite());
+    let n = finite().count();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let ranks = [0.01, 0.99].map(|q| ((n - 1) as f64 * q) as usize);
+    // Pass 1: which bin of the high 16 bits holds each rank.
+    let mut high = vec![0usize; 1 << 16];
+    for v in finite() {
+        high[(order_key(v) >> 16) as usize] += 1;
+    }
+    let locate = |counts: &[usize], rank: usize| {
+        let mut below = 0;
+        for (bin, &c) in counts.iter().enumerate() {
+            if rank < below + c {
+                return (bin, rank - below);
+            }
+            below += c;
+        }
+        unreachable!("rank {rank} < total count {below}")
+    };
+    let found = ranks.map(|r| locate(&high, r));
+    // Pass 2: within those bins, which low 16 bits.
+    let mut low = [vec![0usize; 1 << 16], vec![0usize; 1 << 16]];
+    for v in finite() {
+        let k = order_key(v);
+        for (i, &(bin, _)) in found.iter().enumerate() {
+            if (k >> 16) as usize == bin {
+                low[i][(k & 0xffff) as usize] += 1;
+            }
+        }
+    }
+    let pick = |i: usize| {
+        let (bin, rest) = found[i];
+        let (lo16, _) = locate(&low[i], rest);
+        from_order_key(((bin as u32) << 16) | lo16 as u32)
+    };
+    (pick(0), pick(1))
+}
+
+/// A u32 that sorts as `f32::total_cmp` sorts the floats.
+fn order_key(v: f32) -> u32 {
+    let b = v.to_bits();
+    if b >> 31 == 1 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+fn from_order_key(k: u32) -> f32 {
+    f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k })
 }
 
 fn centre(m: &Mask) -> [usize; 3] {
@@ -138,6 +193,30 @@ mod tests {
     use super::*;
     use deepneuro_volume::Affine;
     use ndarray::Array3;
+
+    #[test]
+    fn window_equals_sorted_percentiles() {
+        // Reference: numpy's sort order picked at floor((n-1)q), written out
+        // by sorting here; NaN and infinities are left out of the window.
+        for n in [1usize, 2, 3, 99, 100, 101, 1000, 12345] {
+            let mut rng = 0x2545_f491_4f6c_dd1du64;
+            let mut vals: Vec<f32> = (0..n)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    // Repeats, both signs, -0.0 and 0.0, fractions.
+                    ((rng % 2001) as f32 - 1000.0) / [1.0, 7.0, -3.0][(rng % 3) as usize]
+                })
+                .collect();
+            let mut sorted = vals.clone();
+            sorted.sort_by(f32::total_cmp);
+            let pick = |q: f64| sorted[((n - 1) as f64 * q) as usize];
+            vals.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+            assert_eq!(window(&vals), (pick(0.01), pick(0.99)), "n = {n}");
+        }
+        assert_eq!(window(&[f32::NAN]), (0.0, 0.0));
+    }
 
     #[test]
     fn png_has_signature_and_outline() {

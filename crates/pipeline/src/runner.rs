@@ -425,11 +425,7 @@ impl Pipeline {
                 .map_err(|e| PipelineError::step("output", e.to_string()))?;
         // The brain image keeps the input's values (NaN included), as deepbet's apply_mask.
         let mut brain = st.volume.clone();
-        for (v, &m) in brain.data_mut().iter_mut().zip(mask.as_slice()) {
-            if m == 0 {
-                *v = 0.0;
-            }
-        }
+        apply_mask(&mut brain, &mask);
         if let Some(r) = &st.reorientation {
             let undo = |v: &Volume| {
                 r.undo(v)
@@ -450,6 +446,31 @@ impl Pipeline {
             warnings: st.warnings,
             timings,
         })
+    }
+}
+
+/// Zeroes the voxels of every channel of `v` outside `mask` (same grid).
+/// The pairing goes by position, never by iteration order: the volume's
+/// logical order (z fastest) is not the mask's memory order (x fastest),
+/// and zipping the two once paired each voxel with another voxel's mask.
+fn apply_mask(v: &mut Volume, mask: &Mask) {
+    use rayon::prelude::*;
+    let keep = mask.as_slice();
+    // [c, z, y, x]: standard layout exactly when the volume is in NIfTI order.
+    let mut view = v.data_mut().view_mut().permuted_axes([0, 3, 2, 1]);
+    match view.as_slice_mut() {
+        Some(voxels) => voxels.par_chunks_mut(keep.len()).for_each(|channel| {
+            for (x, &m) in channel.iter_mut().zip(keep) {
+                if m == 0 {
+                    *x = 0.0;
+                }
+            }
+        }),
+        None => ndarray::Zip::indexed(&mut view).for_each(|(_, z, y, x), v| {
+            if !mask.get(x, y, z) {
+                *v = 0.0;
+            }
+        }),
     }
 }
 

@@ -56,6 +56,25 @@ fn mask_operations_match_cc3d_and_fill_voids() {
         hi: [want[0][1], want[1][1], want[2][1]],
     };
     assert_eq!(b, want, "bounding box with margin");
+
+    // Random masks against scipy.ndimage: components under both
+    // connectivities and hole filling, thin and flat arrays included.
+    let sweep = j["sweep"].as_array().unwrap();
+    assert!(sweep.len() >= 10, "{sweep:?}");
+    for name in sweep {
+        let name = name.as_str().unwrap();
+        let m = mask(d, &format!("{name}.npy"));
+        for (conn, file) in [
+            (Connectivity::Six, "lcc6"),
+            (Connectivity::TwentySix, "lcc26"),
+        ] {
+            let got = ops::largest_component(&m, conn).unwrap();
+            let want = mask(d, &format!("{name}_{file}.npy"));
+            assert_eq!(got, want, "{name}: largest component ({file})");
+        }
+        let want = mask(d, &format!("{name}_filled.npy"));
+        assert_eq!(ops::fill_holes(&m), want, "{name}: hole filling");
+    }
 }
 
 #[test]

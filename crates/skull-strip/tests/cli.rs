@@ -77,6 +77,23 @@ fn sample_head_gives_mask_brain_quicklook_and_icv() {
     assert_eq!(mask.dtype(), deepneuro_volume::DType::U8);
     assert_eq!(mask.affine(), input.affine());
     assert_eq!(mask.spatial_shape(), input.spatial_shape());
+    // The skull-stripped image, read back by nibabel: the input where the mask is set.
+    let check = deepneuro_testkit::run_python(
+        &deepneuro_testkit::script("fixtures/skullstrip_brain_check.py"),
+        [
+            sample().as_os_str(),
+            out.path().join("atlas_mask.nii.gz").as_os_str(),
+            out.path().join("atlas_brain.nii.gz").as_os_str(),
+        ],
+    );
+    let c: serde_json::Value = serde_json::from_str(check.trim()).unwrap();
+    eprintln!("brain image vs nibabel input * mask: {c}");
+    assert_eq!(c["max_abs_diff"], 0.0, "{c}");
+    assert_eq!(c["nonzero_outside_mask"], 0, "{c}");
+    assert!(c["voxels_in_mask"].as_u64().unwrap() > 100_000, "{c}");
+    assert_eq!(c["brain_dtype"], c["input_dtype"], "{c}");
+    assert_eq!(c["same_affine"], true, "{c}");
+    assert_eq!(c["same_shape"], true, "{c}");
 }
 
 #[test]

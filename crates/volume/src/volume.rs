@@ -21,9 +21,38 @@ pub struct Volume {
 /// Returns `view` as an owned array with NIfTI memory order: for every
 /// channel, x varies fastest, then y, then z. Copies only when needed.
 pub fn nifti_layout(view: ArrayView4<'_, f32>) -> Array4<f32> {
-    view.permuted_axes([0, 3, 2, 1])
-        .as_standard_layout()
-        .into_owned()
+    use ndarray::s;
+    use rayon::prelude::*;
+    let (nc, nx, ny, nz) = view.dim();
+    let mut out = vec![0f32; nc * nx * ny * nz];
+    // Row by row (one x line each), rows in parallel: ndarray's generic copy
+    // of a flipped or permuted view walks it an element at a time, which made
+    // reorienting a 1 mm head ~60 ms per volume; a row with unit stride
+    // (forward or flipped) is a plain copy.
+    if nx > 0 {
+        out.par_chunks_mut(nx).enumerate().for_each(|(r, row)| {
+            let (y, z, c) = (r % ny, (r / ny) % nz, r / (ny * nz));
+            let src = view.slice(s![c, .., y, z]);
+            match (src.as_slice(), src.strides()[0]) {
+                (Some(line), _) => row.copy_from_slice(line),
+                (None, -1) => {
+                    let mut rev = src;
+                    rev.invert_axis(Axis(0));
+                    let line = rev.as_slice().expect("a flipped unit-stride line");
+                    for (o, v) in row.iter_mut().zip(line.iter().rev()) {
+                        *o = *v;
+                    }
+                }
+                _ => {
+                    for (o, v) in row.iter_mut().zip(src.iter()) {
+                        *o = *v;
+                    }
+                }
+            }
+        });
+    }
+    Array4::from_shape_vec((nc, nz, ny, nx), out)
+        .expect("the buffer holds exactly the view's elements")
         .permuted_axes([0, 3, 2, 1])
 }
 

@@ -1,6 +1,7 @@
 //! Connected components, as `cc3d.connected_components` labels them (26-
 //! connectivity by default, which is what deepbet uses).
 
+use crate::ops::runs::{Runs, Sets};
 use crate::ops::Mask;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -14,84 +15,38 @@ pub enum Connectivity {
     TwentySix,
 }
 
-impl Connectivity {
-    pub(crate) fn offsets(self) -> Vec<[i64; 3]> {
-        let mut v = Vec::new();
-        for dz in -1i64..=1 {
-            for dy in -1i64..=1 {
-                for dx in -1i64..=1 {
-                    let n = dx.abs() + dy.abs() + dz.abs();
-                    let keep = match self {
-                        Connectivity::Six => n == 1,
-                        Connectivity::TwentySix => n >= 1,
-                    };
-                    if keep {
-                        v.push([dx, dy, dz]);
-                    }
-                }
-            }
-        }
-        v
-    }
-}
-
-/// Labels the foreground; returns the label of each voxel (0 background,
-/// 1.. in order of first appearance in memory order) and each label's size.
-pub fn label(mask: &Mask, conn: Connectivity) -> (Vec<u32>, Vec<usize>) {
-    let d = mask.dims();
-    let offsets = conn.offsets();
-    let mut labels = vec![0u32; mask.as_slice().len()];
-    let mut sizes = vec![0usize]; // index 0: background
-    let mut stack = Vec::new();
-    for z in 0..d[2] {
-        for y in 0..d[1] {
-            for x in 0..d[0] {
-                let i = mask.index(x, y, z);
-                if !mask.get(x, y, z) || labels[i] != 0 {
-                    continue;
-                }
-                let l = sizes.len() as u32;
-                let mut size = 0usize;
-                labels[i] = l;
-                stack.push([x, y, z]);
-                while let Some(p) = stack.pop() {
-                    size += 1;
-                    for o in &offsets {
-                        let q = [p[0] as i64 + o[0], p[1] as i64 + o[1], p[2] as i64 + o[2]];
-                        if (0..3).any(|a| q[a] < 0 || q[a] >= d[a] as i64) {
-                            continue;
-                        }
-                        let q = q.map(|v| v as usize);
-                        let j = mask.index(q[0], q[1], q[2]);
-                        if labels[j] == 0 && mask.as_slice()[j] != 0 {
-                            labels[j] = l;
-                            stack.push(q);
-                        }
-                    }
-                }
-                sizes.push(size);
-            }
-        }
-    }
-    (labels, sizes)
-}
-
-/// Keeps only the largest connected component (the first one on a tie, as
-/// `np.bincount(...).argmax()` does). `None` when the mask is empty (deepbet
-/// fails there with a ValueError).
+/// Keeps only the largest connected component (the first one in memory
+/// order on a tie, as `np.bincount(labels).argmax()` over cc3d's labels,
+/// which number components by first appearance). `None` when the mask is
+/// empty (deepbet fails there with a ValueError).
 pub fn largest_component(mask: &Mask, conn: Connectivity) -> Option<Mask> {
-    let (labels, sizes) = label(mask, conn);
-    let (best, _) =
-        sizes
-            .iter()
-            .enumerate()
-            .skip(1)
-            .fold(None, |acc: Option<(usize, usize)>, (l, &s)| match acc {
-                Some((_, bs)) if bs >= s => acc,
-                _ => Some((l, s)),
-            })?;
-    let data = labels.iter().map(|&l| (l as usize == best) as u8).collect();
-    Some(Mask::from_vec(mask.dims(), data))
+    let runs = Runs::of(mask, 1);
+    let n = runs.spans.len();
+    let mut sets = Sets::new(n);
+    runs.for_each_touching(conn == Connectivity::TwentySix, |i, j| sets.union(i, j));
+    let mut size = vec![0usize; n];
+    for (i, [x0, x1]) in runs.spans.iter().enumerate() {
+        size[sets.find(i)] += (x1 - x0) as usize;
+    }
+    // Roots are their component's first run, so ascending order is cc3d's
+    // label order and `>` keeps the first of equal sizes.
+    let mut best: Option<usize> = None;
+    for (r, &s) in size.iter().enumerate() {
+        if s > 0 && best.is_none_or(|b| s > size[b]) {
+            best = Some(r);
+        }
+    }
+    let best = best?;
+    let d = mask.dims();
+    let mut out = vec![0u8; mask.as_slice().len()];
+    for row in 0..d[1] * d[2] {
+        for i in runs.row_start[row]..runs.row_start[row + 1] {
+            if sets.find(i) == best {
+                runs.fill(&mut out, i, row, 1);
+            }
+        }
+    }
+    Some(Mask::from_vec(d, out))
 }
 
 #[cfg(test)]
@@ -109,6 +64,25 @@ mod tests {
         assert_eq!(l26.count(), 3);
         let l6 = largest_component(&m, Connectivity::Six).unwrap();
         assert_eq!(l6.count(), 1);
+    }
+
+    #[test]
+    fn a_tie_keeps_the_component_that_starts_first_in_memory_order() {
+        // x is fastest: (3, 0, 0) comes before (0, 1, 0), whatever their
+        // coordinates' order, and before the bar's later voxels.
+        let mut m = Mask::zeros([5, 5, 5]);
+        m.set(0, 1, 0, true);
+        m.set(0, 1, 1, true);
+        m.set(3, 0, 0, true);
+        m.set(3, 0, 1, true);
+        for conn in [Connectivity::Six, Connectivity::TwentySix] {
+            let l = largest_component(&m, conn).unwrap();
+            assert_eq!(l.count(), 2);
+            assert!(
+                l.get(3, 0, 0) && l.get(3, 0, 1) && !l.get(0, 1, 0),
+                "{conn:?}"
+            );
+        }
     }
 
     #[test]

@@ -2,55 +2,38 @@
 //! semantics: background voxels that cannot reach the array's border through
 //! face-connected (6-connectivity) background become foreground.
 
+use crate::ops::runs::{Runs, Sets};
 use crate::ops::Mask;
 
 pub fn fill_holes(mask: &Mask) -> Mask {
     let d = mask.dims();
-    let n = mask.as_slice().len();
-    // 1 = background reachable from the border.
-    let mut outside = vec![0u8; n];
-    let mut stack = Vec::new();
-    let seed =
-        |x: usize, y: usize, z: usize, outside: &mut Vec<u8>, stack: &mut Vec<[usize; 3]>| {
-            let i = mask.index(x, y, z);
-            if mask.as_slice()[i] == 0 && outside[i] == 0 {
-                outside[i] = 1;
-                stack.push([x, y, z]);
-            }
-        };
+    let runs = Runs::of(mask, 0);
+    let n = runs.spans.len();
+    let mut sets = Sets::new(n);
+    runs.for_each_touching(false, |i, j| sets.union(i, j));
+    // A background component is outside when any of its runs meets a face.
+    let mut outside = vec![false; n];
     for z in 0..d[2] {
         for y in 0..d[1] {
-            for x in 0..d[0] {
-                let border =
-                    x == 0 || y == 0 || z == 0 || x + 1 == d[0] || y + 1 == d[1] || z + 1 == d[2];
-                if border {
-                    seed(x, y, z, &mut outside, &mut stack);
+            let face = y == 0 || z == 0 || y + 1 == d[1] || z + 1 == d[2];
+            for i in runs.row(y, z) {
+                let [x0, x1] = runs.spans[i];
+                if face || x0 == 0 || x1 as usize == d[0] {
+                    let r = sets.find(i);
+                    outside[r] = true;
                 }
             }
         }
     }
-    while let Some([x, y, z]) = stack.pop() {
-        let mut visit = |x: usize, y: usize, z: usize| seed(x, y, z, &mut outside, &mut stack);
-        if x > 0 {
-            visit(x - 1, y, z);
-        }
-        if x + 1 < d[0] {
-            visit(x + 1, y, z);
-        }
-        if y > 0 {
-            visit(x, y - 1, z);
-        }
-        if y + 1 < d[1] {
-            visit(x, y + 1, z);
-        }
-        if z > 0 {
-            visit(x, y, z - 1);
-        }
-        if z + 1 < d[2] {
-            visit(x, y, z + 1);
+    let mut out = mask.as_slice().to_vec();
+    for row in 0..d[1] * d[2] {
+        for i in runs.row_start[row]..runs.row_start[row + 1] {
+            if !outside[sets.find(i)] {
+                runs.fill(&mut out, i, row, 1);
+            }
         }
     }
-    Mask::from_vec(d, outside.iter().map(|&o| 1 - o).collect())
+    Mask::from_vec(d, out)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod components;
 mod fill;
 mod mask;
 mod morph;
+mod runs;
 
 pub use bbox::{bbox_with_margin, foreground_extent, BBox};
 pub use components::{largest_component, Connectivity};
