@@ -129,15 +129,8 @@ pub fn write_case(
         },
         || match &quicklook {
             Some((tmp, _)) => {
-                // Only a multi-volume input needs its first volume cut out.
-                let first;
-                let shown = if input.volume.channels() == 1 {
-                    &input.volume
-                } else {
-                    first = crate::runner::first_volume(&input.volume)?;
-                    &first
-                };
-                let rgb = crate::quicklook::render(shown, &out.mask);
+                let shown = crate::runner::first_volume(&input.volume)?;
+                let rgb = crate::quicklook::render(&shown, &out.mask);
                 deepneuro_io::write_atomic(tmp, |w| crate::quicklook::encode_png(&rgb, w))?;
                 Ok(())
             }

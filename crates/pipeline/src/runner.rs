@@ -7,6 +7,7 @@ use crate::torch_ops::{self, Model};
 use crate::PipelineError;
 use deepneuro_registry::{FetchOptions, Registry};
 use deepneuro_volume::{Affine, DType, Reorientation, Volume};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -182,7 +183,9 @@ impl Pipeline {
                     warn!("{msg}");
                     st.warnings.push(msg);
                 }
-                st.volume = first_volume(&st.volume)?;
+                if let Cow::Owned(first) = first_volume(&st.volume)? {
+                    st.volume = first;
+                }
             }
             Step::Reorient => {
                 let (c, r) = st.volume.to_canonical();
@@ -532,10 +535,11 @@ pub fn check_3d(v: &Volume) -> Result<(), PipelineError> {
     Ok(())
 }
 
-/// The first channel (volume) of a 4D volume, same geometry.
-pub fn first_volume(v: &Volume) -> Result<Volume, PipelineError> {
+/// The first channel (volume) of a 4D volume, same geometry; `v` itself,
+/// not a copy, when it has one volume only.
+pub fn first_volume(v: &Volume) -> Result<Cow<'_, Volume>, PipelineError> {
     if v.channels() == 1 {
-        return Ok(v.clone());
+        return Ok(Cow::Borrowed(v));
     }
     let s = v.spatial_shape();
     let n = s.iter().product::<usize>();
@@ -543,7 +547,7 @@ pub fn first_volume(v: &Volume) -> Result<Volume, PipelineError> {
     let mut out = Volume::from_nifti_vec([1, s[0], s[1], s[2]], data, *v.affine(), v.dtype())
         .map_err(|e| PipelineError::step("first-volume", e.to_string()))?;
     out.set_disk_scaling(v.disk_scaling());
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// A view of `t[bbox]` (shares memory with `t`).

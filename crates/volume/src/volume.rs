@@ -19,7 +19,7 @@ pub struct Volume {
 }
 
 /// Returns `view` as an owned array with NIfTI memory order: for every
-/// channel, x varies fastest, then y, then z. Copies only when needed.
+/// channel, x varies fastest, then y, then z. Always a new array.
 pub fn nifti_layout(view: ArrayView4<'_, f32>) -> Array4<f32> {
     use ndarray::s;
     use rayon::prelude::*;

@@ -37,16 +37,9 @@ pub fn largest_component(mask: &Mask, conn: Connectivity) -> Option<Mask> {
         }
     }
     let best = best?;
-    let d = mask.dims();
     let mut out = vec![0u8; mask.as_slice().len()];
-    for row in 0..d[1] * d[2] {
-        for i in runs.row_start[row]..runs.row_start[row + 1] {
-            if sets.find(i) == best {
-                runs.fill(&mut out, i, row, 1);
-            }
-        }
-    }
-    Some(Mask::from_vec(d, out))
+    runs.paint(&mut out, |i| sets.find(i) == best);
+    Some(Mask::from_vec(mask.dims(), out))
 }
 
 #[cfg(test)]

@@ -26,13 +26,7 @@ pub fn fill_holes(mask: &Mask) -> Mask {
         }
     }
     let mut out = mask.as_slice().to_vec();
-    for row in 0..d[1] * d[2] {
-        for i in runs.row_start[row]..runs.row_start[row + 1] {
-            if !outside[sets.find(i)] {
-                runs.fill(&mut out, i, row, 1);
-            }
-        }
-    }
+    runs.paint(&mut out, |i| !outside[sets.find(i)]);
     Mask::from_vec(d, out)
 }
 

@@ -9,10 +9,10 @@ use crate::ops::Mask;
 /// The runs of voxels equal to `value`, row by row in memory order (rows
 /// are (y, z) lines, z outermost), each `[x0, x1)`.
 pub(crate) struct Runs {
-    pub dims: [usize; 3],
+    dims: [usize; 3],
     pub spans: Vec<[u32; 2]>,
     /// `spans[row_start[r]..row_start[r + 1]]` are row r's runs, r = y + ny z.
-    pub row_start: Vec<usize>,
+    row_start: Vec<usize>,
 }
 
 impl Runs {
@@ -94,12 +94,18 @@ impl Runs {
         }
     }
 
-    /// Sets `[x0, x1)` of run `i`'s row in `out` (a buffer of the mask's
-    /// shape, NIfTI order) to `value`.
-    pub fn fill(&self, out: &mut [u8], i: usize, row: usize, value: u8) {
-        let [x0, x1] = self.spans[i];
-        let base = row * self.dims[0];
-        out[base + x0 as usize..base + x1 as usize].fill(value);
+    /// Sets to 1 the voxels of every run `i` with `pick(i)` in `out` (a
+    /// buffer of the mask's shape, NIfTI order).
+    pub fn paint(&self, out: &mut [u8], mut pick: impl FnMut(usize) -> bool) {
+        for row in 0..self.row_start.len() - 1 {
+            let base = row * self.dims[0];
+            for i in self.row_start[row]..self.row_start[row + 1] {
+                if pick(i) {
+                    let [x0, x1] = self.spans[i];
+                    out[base + x0 as usize..base + x1 as usize].fill(1);
+                }
+            }
+        }
     }
 }
 
