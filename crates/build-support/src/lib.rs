@@ -41,3 +41,19 @@ pub fn libtorch_version() -> String {
         })
         .unwrap_or_else(|| "unknown".to_string())
 }
+
+/// Sets `DEEPNEURO_GIT_REVISION` for the calling package to the checkout's
+/// short revision (`unknown` outside a checkout), for `--version` and the
+/// per-case records.
+pub fn git_revision() {
+    let rev = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=DEEPNEURO_GIT_REVISION={rev}");
+    println!("cargo:rerun-if-changed=../../.git/HEAD");
+    println!("cargo:rerun-if-changed=../../.git/refs/heads");
+}

@@ -88,16 +88,25 @@ enum Command {
         after_help = "Example:\n  deepneuro wrap skull-strip --out ~/bin\n  ~/bin/skull-strip --t1 'scans/patient 01' --output-folder 'results/patient 01'"
     )]
     Wrap(commands::wrap::Args),
-    /// Run a module's pipeline spec, e.g. pipelines/skull-strip.toml (same flags as the module binary).
+    /// Run a module by name (see `deepneuro modules`) or from a spec file, with the module's own options.
     #[command(
-        after_help = "Example:\n  deepneuro run pipelines/skull-strip.toml --t1 head.nii.gz --output-folder out\n  deepneuro run pipelines/skull-strip.toml --help"
+        disable_help_flag = true,
+        after_help = "Examples:\n  deepneuro run skull-strip --t1 head.nii.gz --output-folder out\n  deepneuro run my-module.toml --help"
     )]
     Run {
-        /// The pipeline spec (TOML).
-        spec: std::path::PathBuf,
-        /// The module's own arguments (see `deepneuro run SPEC --help`).
+        /// The module: a built-in name or a spec file (TOML).
+        #[arg(value_name = "MODULE|SPEC", allow_hyphen_values = true)]
+        spec: Option<String>,
+        /// The module's own arguments (see `deepneuro run MODULE --help`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
+    },
+    /// List the built-in modules (each runs with `deepneuro run NAME` or its own binary).
+    #[command(after_help = "Example:\n  deepneuro modules --json")]
+    Modules {
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -131,7 +140,10 @@ fn print_version() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    // `deepneuro run` hands the log set-up, with -v/-q, to the module.
+    if !matches!(cli.command, Some(Command::Run { .. })) {
+        init_logging(cli.verbose, cli.quiet);
+    }
     if cli.version {
         print_version();
         return ExitCode::SUCCESS;
@@ -152,13 +164,25 @@ fn main() -> ExitCode {
         Some(Command::Predict(a)) => commands::predict::run(a),
         Some(Command::Train(a)) => commands::train::run(a),
         Some(Command::Wrap(a)) => commands::wrap::run(a),
-        // The pipeline runner owns its arguments, output and exit codes, so
-        // `deepneuro run SPEC` and the module binary behave identically.
+        // The module runner owns its arguments, output and exit codes, so
+        // `deepneuro run NAME` and the module binary behave identically.
         Some(Command::Run { spec, args }) => {
-            let code = deepneuro_pipeline::run_cli(Some(spec), args.clone());
+            let Some(spec) = spec.as_deref().filter(|s| !s.starts_with('-')) else {
+                use clap::CommandFactory;
+                let mut cmd = Cli::command();
+                let _ = cmd.find_subcommand_mut("run").map(|c| c.print_help());
+                return ExitCode::from(if spec.is_some() { 0 } else { 2 });
+            };
+            let mut args = args.clone();
+            let flags = std::iter::repeat_n("-v", cli.verbose as usize)
+                .chain(cli.quiet.then_some("-q"))
+                .map(std::ffi::OsString::from);
+            args.extend(flags);
+            let code = deepneuro_pipeline::run_module(spec, args);
             // Every output is written and closed by now; skip libtorch's tear-down.
             deepneuro_core::exit_now(code.clamp(0, 255));
         }
+        Some(Command::Modules { json }) => commands::modules::run(*json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,80 +1,67 @@
-//! DICOM folders in (deepneuro-dicom: scan, select with `--series`, load)
-//! and DICOM SEG out, as [`InputLoader`] and [`SegWriter`] plugins.
+//! DICOM SEG output: one segment per label of the spec's `[seg]` value,
+//! described as its `[[seg.segment]]` entries say.
 
-use crate::input::{InputKind, InputLoader, LoadOptions, Loaded, SegWriter};
+use crate::input::{dicom_error, pick};
+use crate::spec::SegDecl;
 use crate::PipelineError;
-use deepneuro_dicom::seg::{SegOptions, SegmentSpec};
-use deepneuro_dicom::{DicomError, SeriesSelector};
+use deepneuro_dicom::seg::{Code, SegOptions, SegmentSpec};
 use deepneuro_volume::Volume;
 use std::path::Path;
 
-fn convert(path: &Path, e: DicomError) -> PipelineError {
-    PipelineError::Loader {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-        code: e.exit_code() as i32,
-    }
-}
-
-fn pick<'a>(
-    scan: &'a deepneuro_dicom::Scan,
-    folder: &Path,
-    series: Option<&str>,
-) -> Result<&'a deepneuro_dicom::SeriesInfo, PipelineError> {
-    let selector = series
-        .map(str::parse::<SeriesSelector>)
-        .transpose()
-        .map_err(|e| convert(folder, e))?;
-    deepneuro_dicom::select(scan, selector.as_ref()).map_err(|e| convert(folder, e))
-}
-
-/// A folder of DICOM files (or one DICOM file).
-pub struct DicomLoader;
-
-impl InputLoader for DicomLoader {
-    fn accepts(&self, path: &Path) -> bool {
-        deepneuro_dicom::is_dicom_input(path)
-    }
-
-    fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Loaded, PipelineError> {
-        let scan = deepneuro_dicom::scan(path).map_err(|e| convert(path, e))?;
-        let series = pick(&scan, path, opts.series.as_deref())?;
-        let volume = deepneuro_dicom::load(series, &deepneuro_dicom::LoadOptions::default())
-            .map_err(|e| convert(path, e))?;
-        Ok(Loaded {
-            volume,
-            kind: InputKind::Dicom {
-                folder: path.to_path_buf(),
-                series: series.uid.clone(),
-            },
+/// The segment descriptions of `decl`: the spec's codes where given, else
+/// codes chosen from the segment's name.
+pub fn segments(decl: &SegDecl) -> Vec<SegmentSpec> {
+    decl.segments
+        .iter()
+        .map(|s| {
+            let mut spec = SegmentSpec::named(s.label, &s.name);
+            if let Some([code, meaning]) = &s.category {
+                spec.category = Code::sct(code, meaning);
+            }
+            if let Some([code, meaning]) = &s.property {
+                spec.property = Code::sct(code, meaning);
+            }
+            spec
         })
-    }
+        .collect()
 }
 
-/// Writes the brain mask as a one-segment DICOM SEG.
-pub struct DicomSegWriter;
-
-impl SegWriter for DicomSegWriter {
-    fn write_seg(
-        &self,
-        source: &Path,
-        series: Option<&str>,
-        mask: &Volume,
-        dest: &Path,
-    ) -> Result<(), PipelineError> {
-        let scan = deepneuro_dicom::scan(source).map_err(|e| convert(source, e))?;
-        let info = pick(&scan, source, series)?;
-        let opts = SegOptions {
-            segments: vec![SegmentSpec::named(1, "Brain")],
-            label: "Brain".into(),
-            algorithm_name: "deepneuro skull-strip (deepbet 1.0.2)".into(),
-            series_description: "Brain mask".into(),
-            content_label: "BRAIN".into(),
-            mask_frame_of_reference: info.frame_of_reference_uid.clone(),
-            mask_path: dest.to_path_buf(),
-            ..SegOptions::default()
-        };
-        deepneuro_dicom::seg::write_seg(info, mask, dest, &opts).map_err(|e| convert(dest, e))?;
-        Ok(())
-    }
+/// Writes `labels` (a mask or label map on the source series' grid, or one
+/// in its frame of reference) as a DICOM SEG referring to the series
+/// `series` of the DICOM folder `source`.
+pub fn write_seg(
+    source: &Path,
+    series: Option<&str>,
+    labels: &Volume,
+    dest: &Path,
+    decl: &SegDecl,
+    module: &str,
+) -> Result<(), PipelineError> {
+    let scan = deepneuro_dicom::scan(source).map_err(|e| dicom_error(source, e))?;
+    let info = pick(&scan, source, series)?;
+    let content_label: String = decl
+        .content_label
+        .to_ascii_uppercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ' ')
+        .take(16)
+        .collect();
+    let opts = SegOptions {
+        segments: segments(decl),
+        label: decl
+            .segments
+            .first()
+            .map_or_else(|| "segment".to_string(), |s| s.name.clone()),
+        algorithm_name: decl
+            .algorithm
+            .clone()
+            .unwrap_or_else(|| format!("deepneuro {module}")),
+        series_description: decl.series_description.clone(),
+        content_label,
+        mask_frame_of_reference: info.frame_of_reference_uid.clone(),
+        mask_path: dest.to_path_buf(),
+        ..SegOptions::default()
+    };
+    deepneuro_dicom::seg::write_seg(info, labels, dest, &opts).map_err(|e| dicom_error(dest, e))?;
+    Ok(())
 }

@@ -2,30 +2,29 @@ use deepneuro_registry::RegistryError;
 use std::path::PathBuf;
 use thiserror::Error;
 
-/// Exit codes shared with the `deepneuro` binary (README "Exit codes"), plus
-/// the two that only pipelines produce.
+/// The exit codes modules use, from the one table (`deepneuro-exit`).
 pub mod exit {
-    pub const OK: i32 = 0;
-    pub const INTERNAL: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const BAD_INPUT: i32 = 3;
-    pub const OUTPUT: i32 = 4;
-    pub const DEVICE: i32 = 8;
-    /// DICOM: several series and no `--series` (deepneuro-dicom's code).
-    pub const SERIES_CHOICE: i32 = 10;
-    /// DICOM: a feature this build cannot decode (deepneuro-dicom's code).
-    pub const UNSUPPORTED: i32 = 11;
-    /// No brain found: the image is not a head MRI (pure noise, no contrast,
-    /// an empty mask).
-    pub const NO_BRAIN: i32 = 12;
-    /// Batch: at least one case failed (each case's code is in the summary).
-    pub const SOME_CASES_FAILED: i32 = 13;
+    use deepneuro_exit::Code;
+    pub const OK: i32 = Code::Ok.code();
+    pub const INTERNAL: i32 = Code::Internal.code();
+    pub const USAGE: i32 = Code::Usage.code();
+    pub const BAD_INPUT: i32 = Code::Input.code();
+    pub const OUTPUT: i32 = Code::Output.code();
+    pub const DEVICE: i32 = Code::Device.code();
+    pub const NOTHING_FOUND: i32 = Code::NothingFound.code();
+    pub const SOME_CASES_FAILED: i32 = Code::SomeCasesFailed.code();
+    pub const FRAME: i32 = Code::Frame.code();
+
+    /// The table for `--help`.
+    pub fn help() -> String {
+        deepneuro_exit::help()
+    }
 }
 
 #[derive(Debug, Error)]
 pub enum PipelineError {
-    #[error("pipeline spec {}: {reason}", path.display())]
-    Spec { path: PathBuf, reason: String },
+    #[error("module spec {0}")]
+    Spec(#[from] crate::spec::SpecError),
     #[error("{}: {reason}", path.display())]
     BadInput { path: PathBuf, reason: String },
     #[error(transparent)]
@@ -42,8 +41,15 @@ pub enum PipelineError {
         path: PathBuf,
         reason: String,
     },
-    #[error("no brain found: {0}")]
-    NoBrain(String),
+    /// The result is empty where the spec does not allow it, or the image
+    /// is not one the module can work on (noise, no contrast); the text
+    /// starts with the module's `nothing_found` phrase.
+    #[error("{0}")]
+    NothingFound(String),
+    /// The inputs cannot be brought into one frame (registration failed,
+    /// different frames of reference).
+    #[error("{0}")]
+    Frame(String),
     #[error("step {step}: {reason}")]
     Step { step: String, reason: String },
     /// An input loader's own failure with its documented exit code (a DICOM
@@ -65,7 +71,7 @@ impl PipelineError {
     pub fn exit_code(&self) -> i32 {
         use deepneuro_io::IoError;
         match self {
-            PipelineError::Spec { .. } | PipelineError::BadInput { .. } => exit::BAD_INPUT,
+            PipelineError::Spec(_) | PipelineError::BadInput { .. } => exit::BAD_INPUT,
             PipelineError::Io(IoError::Unwritable { .. }) => exit::OUTPUT,
             PipelineError::Io(_) => exit::BAD_INPUT,
             PipelineError::Output { .. } => exit::OUTPUT,
@@ -73,7 +79,8 @@ impl PipelineError {
             PipelineError::Device(_) => exit::DEVICE,
             PipelineError::Usage(_) => exit::USAGE,
             PipelineError::Loader { code, .. } => *code,
-            PipelineError::NoBrain(_) => exit::NO_BRAIN,
+            PipelineError::NothingFound(_) => exit::NOTHING_FOUND,
+            PipelineError::Frame(_) => exit::FRAME,
             PipelineError::Model { .. } | PipelineError::Step { .. } | PipelineError::Torch(_) => {
                 exit::INTERNAL
             }

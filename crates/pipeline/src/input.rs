@@ -1,8 +1,10 @@
-//! Where a case's image comes from. NIfTI/NRRD files load here; a DICOM
-//! folder loader (crates/dicom) plugs in through [`InputLoader`] without
-//! touching the runner: pass it to [`crate::cli::run_cli_with`].
+//! The one volume loader of every command: a NIfTI or NRRD file, or a
+//! DICOM folder (or file) with a series choice, gaps allowed on request.
+//! It also says what the input was, for outputs that refer to it (a DICOM
+//! SEG) and for the contrast check.
 
 use crate::PipelineError;
+use deepneuro_dicom::{DicomError, SeriesSelector};
 use deepneuro_volume::Volume;
 use std::path::{Path, PathBuf};
 
@@ -10,10 +12,11 @@ use std::path::{Path, PathBuf};
 pub struct LoadOptions {
     /// DICOM: which series of a folder holding several (`--series`).
     pub series: Option<String>,
+    /// DICOM: resample a series with gaps or uneven spacing onto a regular grid.
+    pub allow_gaps: bool,
 }
 
-/// A loaded input and what it was, for outputs that depend on it (a DICOM
-/// SEG needs the source series).
+/// A loaded input and what it was.
 pub struct Loaded {
     pub volume: Volume,
     pub kind: InputKind,
@@ -23,96 +26,77 @@ pub struct Loaded {
 pub enum InputKind {
     /// A NIfTI or NRRD file.
     File,
-    /// A DICOM series; `folder` and the chosen series UID.
-    Dicom { folder: PathBuf, series: String },
+    /// A DICOM series: the folder, the chosen series UID and its description.
+    Dicom {
+        folder: PathBuf,
+        series: String,
+        description: String,
+    },
 }
 
-pub trait InputLoader: Send + Sync {
-    /// Whether this loader handles `path` (cheap: extension or folder check).
-    fn accepts(&self, path: &Path) -> bool;
-    fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Loaded, PipelineError>;
+/// Maps a DICOM error to the pipeline's, keeping its exit code.
+pub(crate) fn dicom_error(path: &Path, e: DicomError) -> PipelineError {
+    PipelineError::Loader {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+        code: e.exit_code() as i32,
+    }
 }
-
-/// `.nii`, `.nii.gz`, `.nrrd`, `.nhdr` through deepneuro-io.
-pub struct FileLoader;
 
 pub fn is_image_file(path: &Path) -> bool {
     path.is_file() && deepneuro_io::Format::from_path(path).is_ok()
 }
 
-impl InputLoader for FileLoader {
-    fn accepts(&self, path: &Path) -> bool {
-        is_image_file(path)
-    }
-
-    fn load(&self, path: &Path, _opts: &LoadOptions) -> Result<Loaded, PipelineError> {
-        Ok(Loaded {
-            volume: deepneuro_io::read(path)?,
-            kind: InputKind::File,
-        })
-    }
-}
-
-/// Writes a mask as a DICOM SEG referring to a source series (implemented
-/// with crates/dicom by the binary that has it).
-pub trait SegWriter: Send + Sync {
-    /// `source`: the DICOM folder; `series`: the `--series` choice, if any;
-    /// `mask`: uint8, on the source's grid; `dest`: the file to write.
-    fn write_seg(
-        &self,
-        source: &Path,
-        series: Option<&str>,
-        mask: &Volume,
-        dest: &Path,
-    ) -> Result<(), PipelineError>;
-}
-
-/// What a binary adds to the pipeline command line: input loaders (tried
-/// in order) and a DICOM SEG writer.
-pub struct Plugins {
-    pub loaders: Vec<Box<dyn InputLoader>>,
-    pub seg_writer: Option<Box<dyn SegWriter>>,
-}
-
-impl Default for Plugins {
-    fn default() -> Self {
-        Plugins {
-            loaders: default_loaders(),
-            seg_writer: Some(Box::new(crate::dicom::DicomSegWriter)),
-        }
-    }
-}
-
-/// The loaders this crate knows, tried in order: image files, then DICOM
-/// (folders and DICOM files).
-pub fn default_loaders() -> Vec<Box<dyn InputLoader>> {
-    vec![Box::new(FileLoader), Box::new(crate::dicom::DicomLoader)]
-}
-
-/// Loads `path` with the first loader that accepts it.
-pub fn load_input(
-    loaders: &[Box<dyn InputLoader>],
-    path: &Path,
-    opts: &LoadOptions,
-) -> Result<Loaded, PipelineError> {
+/// Loads `path`: an image file through deepneuro-io, anything DICOM (a
+/// folder, or a file with the DICM marker) through deepneuro-dicom.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, PipelineError> {
     if !path.exists() {
         return Err(PipelineError::BadInput {
             path: path.to_path_buf(),
             reason: "does not exist".into(),
         });
     }
-    match loaders.iter().find(|l| l.accepts(path)) {
-        Some(l) => l.load(path, opts),
-        None if path.is_dir() => Err(PipelineError::BadInput {
-            path: path.to_path_buf(),
-            reason: "is a folder, and no loader for it (DICOM) is available in this build".into(),
-        }),
-        None => Err(PipelineError::BadInput {
+    if is_image_file(path) {
+        return Ok(Loaded {
+            volume: deepneuro_io::read(path)?,
+            kind: InputKind::File,
+        });
+    }
+    if !deepneuro_dicom::is_dicom_input(path) {
+        return Err(PipelineError::BadInput {
             path: path.to_path_buf(),
             reason: "unknown file type (expected .nii, .nii.gz, .nrrd, .nhdr or a DICOM folder)"
                 .into(),
-        }),
+        });
     }
+    let scan = deepneuro_dicom::scan(path).map_err(|e| dicom_error(path, e))?;
+    let info = pick(&scan, path, opts.series.as_deref())?;
+    let load = deepneuro_dicom::LoadOptions {
+        allow_gaps: opts.allow_gaps,
+        ..deepneuro_dicom::LoadOptions::default()
+    };
+    let volume = deepneuro_dicom::load(info, &load).map_err(|e| dicom_error(path, e))?;
+    Ok(Loaded {
+        volume,
+        kind: InputKind::Dicom {
+            folder: path.to_path_buf(),
+            series: info.uid.clone(),
+            description: info.description.clone(),
+        },
+    })
+}
+
+/// The series of `scan` that `series` selects (the only one when `None`).
+pub(crate) fn pick<'a>(
+    scan: &'a deepneuro_dicom::Scan,
+    folder: &Path,
+    series: Option<&str>,
+) -> Result<&'a deepneuro_dicom::SeriesInfo, PipelineError> {
+    let selector = series
+        .map(str::parse::<SeriesSelector>)
+        .transpose()
+        .map_err(|e| dicom_error(folder, e))?;
+    deepneuro_dicom::select(scan, selector.as_ref()).map_err(|e| dicom_error(folder, e))
 }
 
 /// The case name of an input: the file name without its image extension,
@@ -128,4 +112,50 @@ pub fn case_name(path: &Path) -> String {
         }
     }
     name
+}
+
+/// The contrast a DICOM series description suggests, if it names one.
+fn contrast_of(description: &str) -> Option<&'static str> {
+    let d = description.to_ascii_lowercase();
+    let has = |w: &[&str]| w.iter().any(|x| d.contains(x));
+    if has(&["flair"]) {
+        Some("FLAIR")
+    } else if has(&["dwi", "diffusion", "adc", "dti"]) {
+        Some("DWI")
+    } else if has(&["t2"]) {
+        Some("T2w")
+    } else if has(&["t1", "mprage", "spgr", "bravo", "tfl"]) {
+        Some("T1w")
+    } else {
+        None
+    }
+}
+
+/// A warning when a DICOM input's series description names another
+/// contrast than the spec expects (a FLAIR given as `--t1`). Contrasts of
+/// one family (`T1w`, `T1w-ce`) agree.
+pub fn contrast_warning(input: &str, expected: &str, loaded: &Loaded) -> Option<String> {
+    let InputKind::Dicom { description, .. } = &loaded.kind else {
+        return None;
+    };
+    let seen = contrast_of(description)?;
+    let family = |c: &str| c.split(['-', '+', '_']).next().unwrap_or("").to_ascii_lowercase();
+    (family(seen) != family(expected)).then(|| {
+        format!(
+            "input {input}: the DICOM series \"{description}\" looks like {seen}, but this module expects {expected}"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_descriptions_give_contrasts() {
+        assert_eq!(contrast_of("AX FLAIR"), Some("FLAIR"));
+        assert_eq!(contrast_of("T1 MPRAGE repeat"), Some("T1w"));
+        assert_eq!(contrast_of("sag t2 tse"), Some("T2w"));
+        assert_eq!(contrast_of("localizer"), None);
+    }
 }

@@ -1,24 +1,25 @@
-//! Pipelines as data: reusable steps (`ops` free of libtorch, `torch_ops`
-//! through libtorch) and the runner of `pipelines/*.toml` specs, plus the
-//! command line shared by `skull-strip` and `deepneuro run`.
+//! Modules as data: the spec language (`spec`), the engine that runs a
+//! spec on a case (`engine`), the reusable steps (`ops` free of libtorch,
+//! `torch_ops` through libtorch), and the command line every module shares.
 
 mod error;
+pub mod engine;
 pub mod ops;
-pub mod runner;
 pub mod spec;
 pub mod torch_ops;
 
+pub use engine::{CaseRun, Engine, InputVolume};
 pub use error::{exit, PipelineError};
-pub use runner::{CaseOutput, Pipeline};
-pub use spec::{Container, Spec, Step};
+pub use spec::{Container, Spec, SpecError, Step};
 
 pub mod cases;
 pub mod cli;
+pub mod output;
+pub mod record;
 pub mod dicom;
 pub mod input;
-pub mod output;
 pub mod quicklook;
 
-pub use cli::{run_cli, run_cli_with, Args};
+pub use cli::run_module;
 pub use deepneuro_core::exit_now;
-pub use input::{InputKind, InputLoader, LoadOptions, Loaded, Plugins, SegWriter};
+pub use input::{InputKind, LoadOptions, Loaded};

@@ -1,61 +1,49 @@
-//! Writing a case's outputs with no partial result: every file is first
-//! written completely under a hidden staging name in the output folder, and
-//! renamed into place only when all of them exist.
+//! Writing a case's declared outputs with no partial result: every file is
+//! first written completely under a hidden staging name in the output
+//! folder, and renamed into place only when all of them exist; the
+//! per-case record is renamed last, so it marks a finished case.
 
-use crate::cli::Args;
-use crate::input::{InputKind, Loaded, SegWriter};
-use crate::{CaseOutput, PipelineError, Spec};
-use serde::Serialize;
+use crate::engine::{CaseRun, Value};
+use crate::input::InputKind;
+use crate::spec::{OutputDecl, Spec, Ty};
+use crate::PipelineError;
+use deepneuro_volume::Volume;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+/// What the command line chose to write.
 #[derive(Clone, Debug)]
-pub struct OutputOptions {
+pub struct OutputPlan {
     pub folder: PathBuf,
-    pub mask: String,
-    pub brain: String,
-    pub quicklook: Option<String>,
-    pub preprocessed: Option<String>,
+    /// The outputs to write, each with its file-name template.
+    pub outputs: Vec<(OutputDecl, String)>,
+    pub quicklook: bool,
+    /// `--dicom-seg`: a SEG also for non-DICOM input (from `dicom_source`).
     pub dicom_seg: bool,
     pub dicom_source: Option<PathBuf>,
-    pub series: Option<String>,
-    pub seg: String,
+    /// The series of `dicom_source` (`--<input>-series` of the SEG's source).
+    pub dicom_source_series: Option<String>,
 }
 
-impl OutputOptions {
-    pub fn from_args(args: &Args, spec: &Spec) -> OutputOptions {
-        let o = &spec.outputs;
-        OutputOptions {
-            folder: args.output_folder.clone(),
-            mask: args.mask_name.clone().unwrap_or_else(|| o.mask.clone()),
-            brain: args.brain_name.clone().unwrap_or_else(|| o.brain.clone()),
-            quicklook: (!args.no_quicklook).then(|| o.quicklook.clone()),
-            preprocessed: args.save_preprocessed.then(|| o.preprocessed.clone()),
-            dicom_seg: args.dicom_seg,
-            dicom_source: args.dicom_source.clone(),
-            series: args.series.clone(),
-            seg: "{case}_mask_seg.dcm".into(),
-        }
-    }
+/// The files of one case and the volumes of its masks and label maps.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Written {
+    /// Output name (and `quicklook`, `dicom_seg`) to file.
+    pub files: BTreeMap<String, PathBuf>,
+    /// Output name to label to cm^3, for masks and label maps.
+    pub volumes_cm3: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct CaseFiles {
-    pub mask: PathBuf,
-    pub brain: PathBuf,
-    pub quicklook: Option<PathBuf>,
-    pub preprocessed: Option<PathBuf>,
-    pub dicom_seg: Option<PathBuf>,
-}
-
-fn unwritable(path: &Path, reason: impl Into<String>) -> PipelineError {
+pub fn unwritable(path: &Path, reason: impl Into<String>) -> PipelineError {
     PipelineError::Output {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
 }
 
-/// Creates the folder if needed and proves a file can be created in it,
-/// before any model is loaded or case run.
+/// Creates the folder if needed and proves a file can be created in it.
 pub fn check_writable(folder: &Path) -> Result<(), PipelineError> {
     std::fs::create_dir_all(folder).map_err(|e| unwritable(folder, e.to_string()))?;
     tempfile::Builder::new()
@@ -65,120 +53,271 @@ pub fn check_writable(folder: &Path) -> Result<(), PipelineError> {
     Ok(())
 }
 
-fn name(template: &str, case: &str) -> String {
+pub fn file_name(template: &str, case: &str) -> String {
     template.replace("{case}", case)
 }
 
 /// Files staged but not yet renamed; dropped (deleted) on failure.
-struct Staged(Vec<(PathBuf, PathBuf)>);
+pub struct Staged(Vec<(PathBuf, PathBuf)>);
 
 impl Drop for Staged {
     fn drop(&mut self) {
         for (tmp, _) in &self.0 {
-            let _ = std::fs::remove_file(tmp);
+            if tmp.is_dir() {
+                let _ = std::fs::remove_dir_all(tmp);
+            } else {
+                let _ = std::fs::remove_file(tmp);
+            }
         }
     }
 }
 
 impl Staged {
-    fn path(&mut self, dest: PathBuf) -> PathBuf {
+    pub fn new() -> Staged {
+        Staged(Vec::new())
+    }
+
+    /// The staging path of `dest` (same folder, hidden; the real name stays
+    /// the suffix, so the format is still picked from it).
+    pub fn path(&mut self, dest: PathBuf) -> PathBuf {
         let file = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        // The real name stays the suffix, so the format is still picked from it.
         let tmp = dest.with_file_name(format!(".staged-{}-{file}", std::process::id()));
         self.0.push((tmp.clone(), dest));
         tmp
     }
 
-    fn commit(mut self) -> Result<(), PipelineError> {
+    pub fn commit(mut self) -> Result<(), PipelineError> {
         for (tmp, dest) in std::mem::take(&mut self.0) {
+            if dest.is_dir() {
+                let _ = std::fs::remove_dir_all(&dest);
+            }
             std::fs::rename(&tmp, &dest).map_err(|e| unwritable(&dest, e.to_string()))?;
         }
         Ok(())
     }
 }
 
-pub fn write_case(
-    case: &str,
-    out: &CaseOutput,
-    input: &Loaded,
-    o: &OutputOptions,
-    seg_writer: Option<&dyn SegWriter>,
-) -> Result<CaseFiles, PipelineError> {
-    let mut staged = Staged(Vec::new());
-    let mask = o.folder.join(name(&o.mask, case));
-    let brain = o.folder.join(name(&o.brain, case));
-    let mask_tmp = staged.path(mask.clone());
-    let brain_tmp = staged.path(brain.clone());
-    let quicklook = o.quicklook.as_ref().map(|t| {
-        let dest = o.folder.join(name(t, case));
-        (staged.path(dest.clone()), dest)
-    });
-    // The three files are independent and each mostly one thread's work
-    // (the quick-look) or memory-bound (gzip): written side by side they take
-    // the time of the slowest, which matters on a GPU, where writing was a
-    // third of a case. A failure in any leaves the staged files to `staged`.
-    let (masks, look) = rayon::join(
-        || {
-            rayon::join(
-                || deepneuro_io::write(&out.mask, &mask_tmp),
-                || deepneuro_io::write(&out.brain, &brain_tmp),
-            )
-        },
-        || match &quicklook {
-            Some((tmp, _)) => {
-                let shown = crate::runner::first_volume(&input.volume)?;
-                let rgb = crate::quicklook::render(&shown, &out.mask);
-                deepneuro_io::write_atomic(tmp, |w| crate::quicklook::encode_png(&rgb, w))?;
-                Ok(())
-            }
-            None => Ok::<(), PipelineError>(()),
-        },
-    );
-    masks.0?;
-    masks.1?;
-    look?;
-    let quicklook = quicklook.map(|(_, dest)| dest);
-    let preprocessed = match (&o.preprocessed, &out.preprocessed) {
-        (Some(t), Some(v)) => {
-            let dest = o.folder.join(name(t, case));
-            let p = staged.path(dest.clone());
-            deepneuro_io::write(v, &p)?;
-            Some(dest)
+impl Default for Staged {
+    fn default() -> Self {
+        Staged::new()
+    }
+}
+
+/// Label value to cm^3 of a mask or label map.
+fn label_volumes(v: &Volume) -> BTreeMap<String, f64> {
+    let voxel_mm3: f64 = v.spacing().iter().product();
+    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+    for &x in v.nifti_slice().iter() {
+        if x != 0.0 && x.is_finite() {
+            *counts.entry(x.round() as i64).or_default() += 1;
         }
-        _ => None,
-    };
-    // DICOM input always gets a SEG next to the NIfTI mask.
-    let dicom_input = matches!(input.kind, InputKind::Dicom { .. });
-    let dicom_seg = if o.dicom_seg || dicom_input {
-        let (source, series) = match (&input.kind, &o.dicom_source) {
-            (InputKind::Dicom { folder, series }, _) => (folder.clone(), Some(series.clone())),
-            (InputKind::File, Some(src)) => (src.clone(), o.series.clone()),
-            (InputKind::File, None) => {
-                return Err(PipelineError::Usage(
-                    "--dicom-seg needs DICOM input or --dicom-source".into(),
-                ))
-            }
+    }
+    counts
+        .into_iter()
+        .map(|(l, n)| (l.to_string(), 1e-3 * n as f64 * voxel_mm3))
+        .collect()
+}
+
+/// One output ready to write.
+struct Job {
+    name: String,
+    volume: Arc<Volume>,
+    tmp: PathBuf,
+}
+
+/// Takes the declared outputs from the values, checks them (empty results,
+/// plausible volumes), and stages them; the quick-look and SEG too.
+#[allow(clippy::too_many_arguments)]
+pub fn stage_case(
+    spec: &Spec,
+    plan: &OutputPlan,
+    case: &str,
+    run: &mut CaseRun,
+    inputs: &BTreeMap<String, InputKind>,
+    input_paths: &[PathBuf],
+    staged: &mut Staged,
+) -> Result<Written, PipelineError> {
+    let mut written = Written::default();
+    let mut jobs = Vec::new();
+    for (decl, template) in &plan.outputs {
+        let Some(value) = run.values.get_mut(&decl.value) else {
+            // Derived from an absent optional input: nothing to write.
+            continue;
         };
-        // Refuse rather than silently skip an output the user asked for.
-        let w = seg_writer.ok_or_else(|| {
-            PipelineError::Usage("this build cannot write DICOM SEG (no DICOM support)".into())
-        })?;
-        let dest = o.folder.join(name(&o.seg, case));
-        let p = staged.path(dest.clone());
-        w.write_seg(&source, series.as_deref(), &out.mask, &p)?;
-        Some(dest)
-    } else {
-        None
+        let volume = output_volume(value, spec, decl, &mut run.warnings, &mut written)?;
+        let dest = plan.folder.join(file_name(template, case));
+        refuse_input(&dest, input_paths)?;
+        written.files.insert(decl.name.clone(), dest.clone());
+        jobs.push(Job {
+            name: decl.name.clone(),
+            volume,
+            tmp: staged.path(dest),
+        });
+    }
+    let description = format!("deepneuro {} {}", spec.module.name, spec.module.version);
+    let opts = deepneuro_io::nifti::WriteOptions {
+        description,
+        ..Default::default()
     };
-    staged.commit()?;
-    Ok(CaseFiles {
-        mask,
-        brain,
-        quicklook,
-        preprocessed,
-        dicom_seg,
-    })
+    jobs.par_iter()
+        .map(|j| write_volume(&j.volume, &j.tmp, &opts).map_err(|e| (j.name.clone(), e)))
+        .collect::<Result<Vec<()>, _>>()
+        .map_err(|(_, e)| e)?;
+    if plan.quicklook {
+        if let Some(q) = &spec.quicklook {
+            let dest = plan.folder.join(file_name(&q.file, case));
+            refuse_input(&dest, input_paths)?;
+            let tmp = staged.path(dest.clone());
+            quicklook(run, q, &tmp)?;
+            written.files.insert("quicklook".into(), dest);
+        }
+    }
+    if let Some(dest) = seg(spec, plan, case, run, inputs, staged)? {
+        written.files.insert("dicom_seg".into(), dest);
+    }
+    Ok(written)
+}
+
+/// The volume of an output, with its checks: masks and label maps are
+/// uint8 without scaling, may not be empty unless allowed, and warn outside
+/// their plausible volume.
+fn output_volume(
+    value: &mut Value,
+    spec: &Spec,
+    decl: &OutputDecl,
+    warnings: &mut Vec<String>,
+    written: &mut Written,
+) -> Result<Arc<Volume>, PipelineError> {
+    let ty = value.ty();
+    let volume = value.to_volume()?;
+    if !matches!(ty, Ty::Mask | Ty::Labels) {
+        return Ok(volume);
+    }
+    let mut v = (*volume).clone();
+    v.set_disk_scaling(None);
+    let vols = label_volumes(&v);
+    let total: f64 = vols.values().sum();
+    if vols.is_empty() && !decl.allow_empty {
+        return Err(PipelineError::NothingFound(format!(
+            "{}: the output {} is empty",
+            spec.module.nothing_found, decl.name
+        )));
+    }
+    if let Some([lo, hi]) = decl.range_cm3 {
+        if !(lo..=hi).contains(&total) {
+            let msg = format!(
+                "{} volume {total:.0} cm^3 is outside {lo:.0}-{hi:.0} cm^3: check the input and the {}",
+                decl.name, decl.name
+            );
+            tracing::warn!("{msg}");
+            warnings.push(msg);
+        }
+    }
+    written.volumes_cm3.insert(decl.name.clone(), vols);
+    Ok(Arc::new(v))
+}
+
+fn write_volume(
+    v: &Volume,
+    path: &Path,
+    opts: &deepneuro_io::nifti::WriteOptions,
+) -> Result<(), PipelineError> {
+    match deepneuro_io::Format::from_path(path)? {
+        deepneuro_io::Format::Nifti { .. } => deepneuro_io::nifti::write_with(v, path, opts)?,
+        _ => deepneuro_io::write(v, path)?,
+    }
+    Ok(())
+}
+
+/// An output may never replace an input.
+pub fn refuse_input(dest: &Path, inputs: &[PathBuf]) -> Result<(), PipelineError> {
+    if inputs.iter().any(|i| same_file(i, dest)) {
+        return Err(PipelineError::Usage(format!(
+            "the output {} is an input: choose another output folder or name",
+            dest.display()
+        )));
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn quicklook(
+    run: &mut CaseRun,
+    q: &crate::spec::QuicklookDecl,
+    tmp: &Path,
+) -> Result<(), PipelineError> {
+    let missing = |v: &str| PipelineError::step("quicklook", format!("value {v:?} was not produced"));
+    let image = run
+        .values
+        .get_mut(&q.image)
+        .ok_or_else(|| missing(&q.image))?
+        .to_volume()?;
+    let labels = run
+        .values
+        .get_mut(&q.labels)
+        .ok_or_else(|| missing(&q.labels))?
+        .to_volume()?;
+    let colours = crate::quicklook::Colours(
+        q.colours
+            .iter()
+            .filter_map(|(k, c)| k.parse::<u32>().ok().map(|l| (l, *c)))
+            .collect(),
+    );
+    let shown = first_channel(&image)?;
+    let rgb = crate::quicklook::render_labels(&shown, &labels, &colours);
+    deepneuro_io::write_atomic(tmp, |w| crate::quicklook::encode_png(&rgb, w))?;
+    Ok(())
+}
+
+fn first_channel(v: &Volume) -> Result<Volume, PipelineError> {
+    if v.channels() == 1 {
+        return Ok(v.clone());
+    }
+    let s = v.spatial_shape();
+    let n = s.iter().product::<usize>();
+    Volume::from_nifti_vec([1, s[0], s[1], s[2]], v.nifti_slice()[..n].to_vec(), *v.affine(), v.dtype())
+        .map_err(|e| PipelineError::step("quicklook", e.to_string()))
+}
+
+/// The SEG: for DICOM input always, for other input on `--dicom-seg` with
+/// `--dicom-source`.
+fn seg(
+    spec: &Spec,
+    plan: &OutputPlan,
+    case: &str,
+    run: &mut CaseRun,
+    inputs: &BTreeMap<String, InputKind>,
+    staged: &mut Staged,
+) -> Result<Option<PathBuf>, PipelineError> {
+    let Some(decl) = &spec.seg else {
+        return Ok(None);
+    };
+    let source = inputs.get(&decl.source);
+    let (folder, series) = match (source, &plan.dicom_source) {
+        (Some(InputKind::Dicom { folder, series, .. }), _) => (folder.clone(), Some(series.clone())),
+        (_, Some(src)) if plan.dicom_seg => (src.clone(), plan.dicom_source_series.clone()),
+        (_, None) if plan.dicom_seg => {
+            return Err(PipelineError::Usage(
+                "--dicom-seg needs DICOM input or --dicom-source".into(),
+            ))
+        }
+        _ => return Ok(None),
+    };
+    let Some(value) = run.values.get_mut(&decl.value) else {
+        return Ok(None);
+    };
+    let labels = value.to_volume()?;
+    let dest = plan.folder.join(file_name(&decl.file, case));
+    let tmp = staged.path(dest.clone());
+    crate::dicom::write_seg(&folder, series.as_deref(), &labels, &tmp, decl, &spec.module.name)?;
+    Ok(Some(dest))
 }

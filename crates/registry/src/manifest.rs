@@ -80,6 +80,21 @@ pub struct OutputSpec {
     pub note: Option<String>,
 }
 
+/// How the model is best run over a volume (`[model.inference]`): the
+/// sliding-window settings a pipeline step uses unless it sets its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceSpec {
+    /// Patch size `[x, y, z]`; absent: the whole volume in one pass.
+    pub patch: Option<Vec<i64>>,
+    /// Overlap of neighbouring patches in [0, 1).
+    pub overlap: Option<f64>,
+    /// `constant` or `gaussian`.
+    pub blend: Option<String>,
+    /// Patches per forward pass.
+    pub batch: Option<usize>,
+}
+
 /// One `[[model]]` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +130,9 @@ pub struct ModelEntry {
     pub input: InputSpec,
     /// Output specification.
     pub output: Option<OutputSpec>,
+    /// Sliding-window defaults.
+    #[serde(default)]
+    pub inference: Option<InferenceSpec>,
 }
 
 #[derive(Debug, Deserialize)]

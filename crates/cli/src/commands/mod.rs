@@ -4,6 +4,7 @@ pub mod dicom;
 pub mod doctor;
 pub mod info;
 pub mod models;
+pub mod modules;
 pub mod predict;
 pub mod preprocess;
 pub mod train;

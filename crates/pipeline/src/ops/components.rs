@@ -42,6 +42,21 @@ pub fn largest_component(mask: &Mask, conn: Connectivity) -> Option<Mask> {
     Some(Mask::from_vec(mask.dims(), out))
 }
 
+/// Removes the connected components with fewer than `min_voxels` voxels.
+pub fn remove_small(mask: &Mask, conn: Connectivity, min_voxels: usize) -> Mask {
+    let runs = Runs::of(mask, 1);
+    let n = runs.spans.len();
+    let mut sets = Sets::new(n);
+    runs.for_each_touching(conn == Connectivity::TwentySix, |i, j| sets.union(i, j));
+    let mut size = vec![0usize; n];
+    for (i, [x0, x1]) in runs.spans.iter().enumerate() {
+        size[sets.find(i)] += (x1 - x0) as usize;
+    }
+    let mut out = vec![0u8; mask.as_slice().len()];
+    runs.paint(&mut out, |i| size[sets.find(i)] >= min_voxels);
+    Mask::from_vec(mask.dims(), out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +101,17 @@ mod tests {
         assert_eq!(l.count(), 27);
         assert!(!l.get(7, 7, 7));
         assert!(largest_component(&Mask::zeros([2, 2, 2]), Connectivity::Six).is_none());
+    }
+
+    #[test]
+    fn remove_small_keeps_components_of_at_least_n_voxels() {
+        let mut m = Mask::from_fn([8, 8, 8], |x, y, z| x < 2 && y < 2 && z < 2);
+        m.set(7, 7, 7, true);
+        m.set(5, 5, 5, true);
+        m.set(5, 5, 6, true);
+        let r = remove_small(&m, Connectivity::TwentySix, 2);
+        assert_eq!(r.count(), 10);
+        assert!(!r.get(7, 7, 7) && r.get(5, 5, 6));
+        assert_eq!(remove_small(&m, Connectivity::TwentySix, 9).count(), 0);
     }
 }

@@ -10,7 +10,7 @@ mod morph;
 mod runs;
 
 pub use bbox::{bbox_with_margin, foreground_extent, BBox};
-pub use components::{largest_component, Connectivity};
+pub use components::{largest_component, remove_small, Connectivity};
 pub use fill::fill_holes;
 pub use mask::Mask;
 pub use morph::{dilate, erode, grow};

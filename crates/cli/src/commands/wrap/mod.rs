@@ -39,25 +39,16 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let script = render(&spec, container, &image).map_err(|reason| {
         Failure::new(Code::Input, format!("{}: {reason}", spec.path.display()))
     })?;
-    let path = args.out.join(&spec.pipeline.name);
+    let path = args.out.join(&spec.module.name);
     write_executable(&path, &script)?;
     println!("{}", path.display());
     Ok(())
 }
 
-/// A built-in module name, or a spec file.
+/// A built-in module name, or a spec file (the same lookup as `deepneuro run`).
 fn find_spec(module: &str) -> Result<Spec, Failure> {
-    if module == "skull-strip" {
-        return Ok(Spec::builtin_skull_strip());
-    }
-    let path = Path::new(module);
-    if path.is_file() {
-        return Spec::load(path).map_err(|e| Failure::new(Code::Input, e));
-    }
-    Err(Failure::new(
-        Code::Input,
-        format!("{module}: neither a built-in module (skull-strip) nor a pipeline spec file"),
-    ))
+    let registry = deepneuro_registry::Registry::load_default(None)?;
+    Spec::resolve(module, &registry).map_err(|e| Failure::new(Code::Input, format!("module spec {e}")))
 }
 
 /// Option names go into `case` patterns unquoted and the module name into
@@ -84,7 +75,7 @@ fn sh_quote(word: &str) -> String {
 
 /// The wrapper script for a spec.
 pub fn render(spec: &Spec, c: &Container, image: &str) -> Result<String, String> {
-    check_word("[pipeline] name", "module name", &spec.pipeline.name)?;
+    check_word("[pipeline] name", "module name", &spec.module.name)?;
     for name in c.input_options.iter().chain([&c.output_option]) {
         check_word("[container] option", "long option name", name)?;
     }
@@ -130,7 +121,7 @@ pub fn render(spec: &Spec, c: &Container, image: &str) -> Result<String, String>
         .replace("@OUTPUT_CASES@", &output_cases)
         .replace("@IMAGE_TEXT@", &one_line(image))
         .replace("@IMAGE@", &sh_quote(image))
-        .replace("@MODULE@", &spec.pipeline.name)
+        .replace("@MODULE@", &spec.module.name)
         .replace("@BINARY@", &one_line(&c.binary))
         .replace("@VERSION@", env!("CARGO_PKG_VERSION"))
         .replace("@SPEC@", &one_line(&spec_name)))

@@ -1,0 +1,180 @@
+//! Runs a checked [`Spec`] on one case: the inputs become values, each
+//! step reads and writes values by name, and the outputs the spec declares
+//! are taken from the values at the end. Models load once per [`Engine`]
+//! and serve every case of a batch.
+
+mod model;
+mod regrid;
+mod steps;
+pub mod value;
+
+pub use model::LoadedModel;
+pub use value::{Field, MaskField, Value};
+
+use crate::spec::{Spec, Step};
+use crate::PipelineError;
+use deepneuro_registry::{FetchOptions, Registry};
+use deepneuro_volume::Volume;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+use tch::Device;
+use tracing::debug;
+
+/// A spec with its models loaded on a device.
+pub struct Engine {
+    pub spec: Spec,
+    models: HashMap<String, LoadedModel>,
+    device: Device,
+}
+
+/// One loaded input of a case.
+pub struct InputVolume {
+    pub volume: Volume,
+    /// The spec's expected contrast of this input.
+    pub contrast: Option<String>,
+}
+
+/// What one case produced: every value at the end of the run.
+pub struct CaseRun {
+    pub values: BTreeMap<String, Value>,
+    pub warnings: Vec<String>,
+    /// Seconds per step, in order.
+    pub timings: Vec<(String, f64)>,
+}
+
+impl CaseRun {
+    /// A declared output's value as a volume (masks as uint8).
+    pub fn output(&mut self, spec: &Spec, name: &str) -> Result<Volume, PipelineError> {
+        let decl = spec
+            .outputs
+            .iter()
+            .find(|o| o.name == name)
+            .ok_or_else(|| PipelineError::step("output", format!("no output {name:?}")))?;
+        let v = self.values.get_mut(&decl.value).ok_or_else(|| {
+            PipelineError::step("output", format!("value {:?} was not produced", decl.value))
+        })?;
+        Ok((*v.to_volume()?).clone())
+    }
+}
+
+/// Called after each step with the step and the values it wrote, for
+/// `--save-all-steps`.
+pub type StepObserver<'a> = dyn FnMut(&Step, &mut BTreeMap<String, Value>) -> Result<(), PipelineError> + 'a;
+
+impl Engine {
+    /// Resolves every model the spec names through the registry (fetching
+    /// into the cache unless offline) and loads it on `device`.
+    pub fn load(
+        spec: Spec,
+        registry: &Registry,
+        fetch: &FetchOptions,
+        device: Device,
+    ) -> Result<Engine, PipelineError> {
+        let mut models = HashMap::new();
+        for name in spec.models() {
+            let entry = registry.find(&name)?;
+            let path = deepneuro_registry::ensure(entry, fetch)?;
+            debug!(model = %name, path = %path.display(), "loading model");
+            models.insert(name.clone(), LoadedModel::load(entry, &path, device)?);
+        }
+        Ok(Engine {
+            spec,
+            models,
+            device,
+        })
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Every loaded model, for the per-case record.
+    pub fn models(&self) -> impl Iterator<Item = &LoadedModel> {
+        self.models.values()
+    }
+
+    pub(crate) fn model(&self, name: &str) -> Result<&LoadedModel, PipelineError> {
+        self.models
+            .get(name)
+            .ok_or_else(|| PipelineError::step("model", format!("model {name} not loaded")))
+    }
+
+    /// Runs every step on `inputs` (by input name) with `params`
+    /// overriding the spec's defaults.
+    pub fn run_case(
+        &self,
+        inputs: BTreeMap<String, InputVolume>,
+        params: &BTreeMap<String, f64>,
+        mut observer: Option<&mut StepObserver<'_>>,
+    ) -> Result<CaseRun, PipelineError> {
+        let mut p = self.spec.defaults();
+        p.extend(params.iter().map(|(k, v)| (k.clone(), *v)));
+        let mut values = BTreeMap::new();
+        for (name, input) in inputs {
+            check_3d(&input.volume, &name)?;
+            values.insert(
+                name,
+                Value::Image(Field::from_volume(input.volume, input.contrast)),
+            );
+        }
+        for decl in &self.spec.inputs {
+            if decl.kind == crate::spec::InputKind::Mask {
+                if let Some(Value::Image(f)) = values.remove(&decl.name) {
+                    let mut f = f;
+                    let v = f.volume()?;
+                    let mask = value::volume_mask(&v);
+                    values.insert(
+                        decl.name.clone(),
+                        Value::Mask(MaskField {
+                            mask,
+                            affine: *v.affine(),
+                        }),
+                    );
+                }
+            }
+        }
+        let mut run = CaseRun {
+            values,
+            warnings: Vec::new(),
+            timings: Vec::new(),
+        };
+        for step in &self.spec.steps {
+            if !reads_present(step, &run.values) {
+                debug!(step = %step.id, "skipped: an optional input is absent");
+                continue;
+            }
+            let t0 = Instant::now();
+            steps::apply(self, step, &mut run, &p)?;
+            run.timings
+                .push((step.op.name.to_string(), t0.elapsed().as_secs_f64()));
+            if let Some(obs) = observer.as_mut() {
+                obs(step, &mut run.values)?;
+            }
+        }
+        Ok(run)
+    }
+}
+
+/// Whether every value a step reads exists (a value derived from an absent
+/// optional input does not; the checks at load time ensure nothing else
+/// can be missing).
+fn reads_present(step: &Step, values: &BTreeMap<String, Value>) -> bool {
+    use crate::spec::ops::Key;
+    step.op.keys.iter().all(|k| match k.key {
+        Key::Read(_) => step.value(k.name).is_none_or(|v| values.contains_key(v)),
+        Key::ReadList(_) => step.values(k.name).iter().all(|v| values.contains_key(v)),
+        _ => true,
+    })
+}
+
+/// A 2D image (or a 1-voxel-thick slab) is not a volume the modules take.
+pub fn check_3d(v: &Volume, input: &str) -> Result<(), PipelineError> {
+    let s = v.spatial_shape();
+    if s.iter().any(|&d| d < 2) {
+        return Err(PipelineError::BadInput {
+            path: input.into(),
+            reason: format!("is a 2D image (shape {s:?}); a 3D volume is needed"),
+        });
+    }
+    Ok(())
+}
