@@ -139,7 +139,12 @@ pub fn contrast_warning(input: &str, expected: &str, loaded: &Loaded) -> Option<
         return None;
     };
     let seen = contrast_of(description)?;
-    let family = |c: &str| c.split(['-', '+', '_']).next().unwrap_or("").to_ascii_lowercase();
+    let family = |c: &str| {
+        c.split(['-', '+', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
     (family(seen) != family(expected)).then(|| {
         format!(
             "input {input}: the DICOM series \"{description}\" looks like {seen}, but this module expects {expected}"

@@ -2,8 +2,8 @@
 //! spec on a case (`engine`), the reusable steps (`ops` free of libtorch,
 //! `torch_ops` through libtorch), and the command line every module shares.
 
-mod error;
 pub mod engine;
+mod error;
 pub mod ops;
 pub mod spec;
 pub mod torch_ops;
@@ -14,11 +14,11 @@ pub use spec::{Container, Spec, SpecError, Step};
 
 pub mod cases;
 pub mod cli;
-pub mod output;
-pub mod record;
 pub mod dicom;
 pub mod input;
+pub mod output;
 pub mod quicklook;
+pub mod record;
 
 pub use cli::run_module;
 pub use deepneuro_core::exit_now;

@@ -255,7 +255,8 @@ fn quicklook(
     q: &crate::spec::QuicklookDecl,
     tmp: &Path,
 ) -> Result<(), PipelineError> {
-    let missing = |v: &str| PipelineError::step("quicklook", format!("value {v:?} was not produced"));
+    let missing =
+        |v: &str| PipelineError::step("quicklook", format!("value {v:?} was not produced"));
     let image = run
         .values
         .get_mut(&q.image)
@@ -284,8 +285,13 @@ fn first_channel(v: &Volume) -> Result<Volume, PipelineError> {
     }
     let s = v.spatial_shape();
     let n = s.iter().product::<usize>();
-    Volume::from_nifti_vec([1, s[0], s[1], s[2]], v.nifti_slice()[..n].to_vec(), *v.affine(), v.dtype())
-        .map_err(|e| PipelineError::step("quicklook", e.to_string()))
+    Volume::from_nifti_vec(
+        [1, s[0], s[1], s[2]],
+        v.nifti_slice()[..n].to_vec(),
+        *v.affine(),
+        v.dtype(),
+    )
+    .map_err(|e| PipelineError::step("quicklook", e.to_string()))
 }
 
 /// The SEG: for DICOM input always, for other input on `--dicom-seg` with
@@ -303,7 +309,9 @@ fn seg(
     };
     let source = inputs.get(&decl.source);
     let (folder, series) = match (source, &plan.dicom_source) {
-        (Some(InputKind::Dicom { folder, series, .. }), _) => (folder.clone(), Some(series.clone())),
+        (Some(InputKind::Dicom { folder, series, .. }), _) => {
+            (folder.clone(), Some(series.clone()))
+        }
         (_, Some(src)) if plan.dicom_seg => (src.clone(), plan.dicom_source_series.clone()),
         (_, None) if plan.dicom_seg => {
             return Err(PipelineError::Usage(
@@ -318,6 +326,13 @@ fn seg(
     let labels = value.to_volume()?;
     let dest = plan.folder.join(file_name(&decl.file, case));
     let tmp = staged.path(dest.clone());
-    crate::dicom::write_seg(&folder, series.as_deref(), &labels, &tmp, decl, &spec.module.name)?;
+    crate::dicom::write_seg(
+        &folder,
+        series.as_deref(),
+        &labels,
+        &tmp,
+        decl,
+        &spec.module.name,
+    )?;
     Ok(Some(dest))
 }

@@ -15,8 +15,9 @@ use std::path::Path;
 fn skull_strip(registry: &Registry, device: tch::Device) -> Engine {
     let spec = Spec::builtin("skull-strip", registry).unwrap().unwrap();
     let fetch = FetchOptions::from_env().unwrap();
-    Engine::load(spec, registry, &fetch, device)
-        .expect("deepbet models in the cache: run `make setup` (scripts/registry/import-deepbet.sh)")
+    Engine::load(spec, registry, &fetch, device).expect(
+        "deepbet models in the cache: run `make setup` (scripts/registry/import-deepbet.sh)",
+    )
 }
 
 fn run(engine: &Engine, input: &Volume) -> CaseRun {
@@ -96,11 +97,7 @@ fn masks_match_python_deepbet_on_sample_and_transforms() {
             icv_cm3
         ));
         assert!(dice >= 0.999, "{}", report.join("\n"));
-        assert!(
-            (icv_cm3 - tiv).abs() <= 2e-3 * tiv,
-            "{}",
-            report.join("\n")
-        );
+        assert!((icv_cm3 - tiv).abs() <= 2e-3 * tiv, "{}", report.join("\n"));
     }
     eprintln!("{}", report.join("\n"));
 }

@@ -53,4 +53,6 @@ pub use error::{
 pub use fetch::{ensure, env_flag, fetch, FetchOptions, NetworkConfig};
 pub use hash::{sha256_file, sha256_reader};
 pub use import::{import, ImportOptions, Imported};
-pub use manifest::{InferenceSpec, InputSpec, ModelEntry, ModelFormat, Normalization, OutputSpec, Registry};
+pub use manifest::{
+    InferenceSpec, InputSpec, ModelEntry, ModelFormat, Normalization, OutputSpec, Registry,
+};

@@ -62,16 +62,31 @@ fn sample_head_gives_mask_brain_quicklook_and_icv() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let case = &s["cases"][0];
-    let icv = case["icv_cm3"].as_f64().unwrap();
+    let icv = case["volumes_cm3"]["mask"]["1"].as_f64().unwrap();
     assert!((1100.0..1400.0).contains(&icv), "ICV {icv}");
     assert_eq!(
         files(out.path()),
         [
             "atlas_brain.nii.gz",
             "atlas_mask.nii.gz",
-            "atlas_quicklook.png"
+            "atlas_quicklook.png",
+            "atlas_record.json"
         ]
     );
+    // The record says what produced the outputs.
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("atlas_record.json")).unwrap())
+            .unwrap();
+    assert_eq!(rec["schema"], "deepneuro.case-record");
+    assert_eq!(rec["module"]["name"], "skull-strip");
+    assert_eq!(rec["models"][0]["name"], "deepbet-bbox");
+    assert_eq!(
+        rec["models"][1]["sha256"],
+        "de8ee7c69654d0dd3935dc4a5d84571d8ecf4637a6bfc01df399c4c2bc86e0fd"
+    );
+    assert_eq!(rec["params"]["threshold"], 0.5);
+    assert_eq!(rec["volumes_cm3"]["mask"]["1"].as_f64(), Some(icv));
+    assert!(rec["tool"]["git_revision"].as_str().unwrap().len() >= 7);
     let mask = deepneuro_io::read(&out.path().join("atlas_mask.nii.gz")).unwrap();
     let input = deepneuro_io::read(&sample()).unwrap();
     assert_eq!(mask.dtype(), deepneuro_volume::DType::U8);
@@ -94,6 +109,7 @@ fn sample_head_gives_mask_brain_quicklook_and_icv() {
     assert_eq!(c["brain_dtype"], c["input_dtype"], "{c}");
     assert_eq!(c["same_affine"], true, "{c}");
     assert_eq!(c["same_shape"], true, "{c}");
+    assert_eq!(c["mask_descrip"], "deepneuro skull-strip 1.0.2", "{c}");
 }
 
 #[test]
@@ -389,7 +405,8 @@ fn cases_csv_dilate_and_preprocessed_output() {
         [
             "head_brain.nii.gz",
             "head_mask.nii.gz",
-            "head_preprocessed.nii.gz"
+            "head_preprocessed.nii.gz",
+            "head_record.json"
         ]
     );
     let pre = deepneuro_io::read(&dil_dir.join("head_preprocessed.nii.gz")).unwrap();
@@ -406,4 +423,120 @@ fn cases_csv_dilate_and_preprocessed_output() {
     eprintln!("dilate 2 vs scipy: {c}");
     assert!(c["dilated"].as_u64() > c["plain"].as_u64(), "{c}");
     assert_eq!(c["differ"], 0, "{c}");
+}
+
+/// What a new user ran into: a missing input created the output folder and
+/// loaded the models first, and its error was printed twice.
+#[test]
+fn missing_input_creates_nothing_and_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("new-folder");
+    let o = bin()
+        .args(["--t1", "/nonexistent/t1.nii.gz", "-o"])
+        .arg(&out)
+        // Models that cannot be loaded: were they loaded first, the run would fail with 7.
+        .env("DEEPNEURO_HOME", dir.path().join("empty-cache"))
+        .env("DEEPNEURO_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(!out.exists(), "the output folder was created");
+    assert_eq!(
+        text(&o).matches("/nonexistent/t1.nii.gz").count(),
+        1,
+        "{}",
+        text(&o)
+    );
+}
+
+/// Parameters are typed and range-checked before anything runs (exit 2).
+#[test]
+fn parameters_out_of_range_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for args in [
+        ["--threshold", "2"],
+        ["--threshold", "-0.1"],
+        ["--threads", "0"],
+        ["--dilate", "1.5"],
+        ["--dilate", "x"],
+    ] {
+        let o = bin()
+            .args(["--t1", sample().to_str().unwrap(), "-o"])
+            .arg(&out)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(args[0]), "{args:?}: {}", text(&o));
+        assert!(!out.exists(), "{args:?}: the output folder was created");
+    }
+}
+
+/// Logs hold no colour codes when stderr is not a terminal, and a module
+/// logs only warnings and errors by default (no INFO lines under a
+/// progress bar); `--version` names the tool and its revision.
+#[test]
+fn logs_are_plain_and_quiet_by_default_and_version_works() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "--t1",
+        sample().to_str().unwrap(),
+        "-o",
+        out.path().to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--threshold",
+        "0.99",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("INFO"), "{err}");
+    let o = run(&[
+        "--t1",
+        "/nonexistent/t1.nii.gz",
+        "-o",
+        out.path().to_str().unwrap(),
+        "-vv",
+    ]);
+    assert!(!o.stderr.contains(&0x1b), "{}", text(&o));
+    let o = run(&["--version"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        v.starts_with("skull-strip 0.") && v.contains("(git "),
+        "{v}"
+    );
+}
+
+/// A DICOM series whose description names another contrast than the spec
+/// expects goes through, with a warning in the log and the JSON summary.
+#[test]
+fn a_flair_series_given_as_t1_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    deepneuro_testkit::run_python(
+        &deepneuro_testkit::script("fixtures/module_engine.py"),
+        ["make".as_ref(), dir.path().as_os_str()],
+    );
+    let out = dir.path().join("out");
+    let o = bin()
+        .args(["--t1"])
+        .arg(dir.path().join("flair_dicom"))
+        .arg("-o")
+        .arg(&out)
+        .args(["--json", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let w = s["cases"][0]["warnings"].to_string();
+    assert!(
+        w.contains("looks like FLAIR") && w.contains("expects T1w"),
+        "{w}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("looks like FLAIR"),
+        "{}",
+        text(&o)
+    );
 }

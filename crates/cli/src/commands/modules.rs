@@ -38,7 +38,13 @@ pub fn run(json: bool) -> Result<(), Failure> {
     }
     for m in &modules {
         println!("{:<16} {:<8} {}", m.name, m.version, m.description);
-        println!("{:<16} {:<8} inputs: --{}; spec: {}", "", "", m.inputs.join(" --"), m.spec);
+        println!(
+            "{:<16} {:<8} inputs: --{}; spec: {}",
+            "",
+            "",
+            m.inputs.join(" --"),
+            m.spec
+        );
     }
     Ok(())
 }

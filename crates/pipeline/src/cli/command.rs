@@ -79,7 +79,10 @@ fn inputs(mut cmd: Command, spec: &Spec) -> Command {
                     .long(format!("{}-glob", i.name))
                     .value_name("PATTERN")
                     .default_value(i.glob.clone())
-                    .help(format!("--input-dir: the entry of each case folder that is --{}", i.name))
+                    .help(format!(
+                        "--input-dir: the entry of each case folder that is --{}",
+                        i.name
+                    ))
                     .help_heading("Batch"),
             );
         }
@@ -158,7 +161,10 @@ fn outputs(mut cmd: Command, spec: &Spec) -> Command {
                 .long(format!("{}-name", o.name))
                 .value_name("TEMPLATE")
                 .default_value(o.file.clone())
-                .help(format!("File name of {}; {{case}} is the case name", if o.help.is_empty() { &o.name } else { &o.help }))
+                .help(format!(
+                    "File name of {}; {{case}} is the case name",
+                    if o.help.is_empty() { &o.name } else { &o.help }
+                ))
                 .help_heading("Outputs"),
         );
         if let Some(f) = &o.flag {
@@ -168,7 +174,10 @@ fn outputs(mut cmd: Command, spec: &Spec) -> Command {
                     Arg::new(f.clone())
                         .long(f.clone())
                         .action(ArgAction::SetTrue)
-                        .help(format!("Also write {}", if o.help.is_empty() { &o.name } else { &o.help }))
+                        .help(format!(
+                            "Also write {}",
+                            if o.help.is_empty() { &o.name } else { &o.help }
+                        ))
                         .help_heading("Outputs"),
                 );
             }
@@ -300,11 +309,20 @@ pub struct Common {
 
 impl Common {
     pub fn from_matches(m: &ArgMatches) -> Common {
-        let flag = |k: &str| m.try_get_one::<bool>(k).ok().flatten().copied().unwrap_or(false);
+        let flag = |k: &str| {
+            m.try_get_one::<bool>(k)
+                .ok()
+                .flatten()
+                .copied()
+                .unwrap_or(false)
+        };
         let path = |k: &str| m.try_get_one::<PathBuf>(k).ok().flatten().cloned();
         Common {
             output_folder: path("output-folder").unwrap_or_default(),
-            device: m.get_one::<String>("device").cloned().unwrap_or_else(|| "auto".into()),
+            device: m
+                .get_one::<String>("device")
+                .cloned()
+                .unwrap_or_else(|| "auto".into()),
             threads: m.get_one::<u16>("threads").map(|&t| t as usize),
             allow_gaps: flag("allow-gaps"),
             models: path("models"),

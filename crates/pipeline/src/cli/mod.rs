@@ -52,7 +52,9 @@ where
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
                 _ => exit::USAGE,
             };
         }
@@ -116,7 +118,10 @@ fn run(
     output::check_writable(&common.output_folder)?;
 
     let device = deepneuro_core::parse_device(&common.device)?;
-    let threads = common.threads.unwrap_or_else(deepneuro_core::cpu_threads).max(1);
+    let threads = common
+        .threads
+        .unwrap_or_else(deepneuro_core::cpu_threads)
+        .max(1);
     tch::set_num_threads(threads as i32);
     let fetch = FetchOptions::from_env()?;
     let t0 = Instant::now();
@@ -151,7 +156,15 @@ fn run(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let summary = Summary::new(spec, &ctx.device, threads, models_seconds, summaries);
+    let summary = Summary::new(
+        spec,
+        ctx.models(),
+        ctx.all_params(),
+        &ctx.device,
+        threads,
+        models_seconds,
+        summaries,
+    );
     summary.print(common.json, common.quiet, batch);
     Ok(summary.exit_code(batch))
 }
@@ -165,11 +178,22 @@ fn case_list(
     let given: BTreeMap<String, PathBuf> = spec
         .inputs
         .iter()
-        .filter_map(|i| m.get_one::<PathBuf>(&i.name).map(|p| (i.name.clone(), p.clone())))
+        .filter_map(|i| {
+            m.get_one::<PathBuf>(&i.name)
+                .map(|p| (i.name.clone(), p.clone()))
+        })
         .collect();
-    let modes = [!given.is_empty(), common.input_dir.is_some(), common.cases.is_some()];
+    let modes = [
+        !given.is_empty(),
+        common.input_dir.is_some(),
+        common.cases.is_some(),
+    ];
     if modes.iter().filter(|&&x| x).count() != 1 {
-        let inputs: Vec<String> = spec.inputs.iter().map(|i| format!("--{}", i.name)).collect();
+        let inputs: Vec<String> = spec
+            .inputs
+            .iter()
+            .map(|i| format!("--{}", i.name))
+            .collect();
         return Err(usage(format!(
             "give the inputs ({}), or --input-dir, or --cases: exactly one of these",
             inputs.join(" ")
@@ -202,9 +226,17 @@ fn case_list(
         .map(|i| format!("--{}", i.name))
         .collect();
     if !missing.is_empty() {
-        return Err(usage(format!("missing required input(s): {}", missing.join(", "))));
+        return Err(usage(format!(
+            "missing required input(s): {}",
+            missing.join(", ")
+        )));
     }
-    let first = &given[&spec.inputs.iter().find(|i| given.contains_key(&i.name)).map(|i| i.name.clone()).unwrap_or_default()];
+    let first = &given[&spec
+        .inputs
+        .iter()
+        .find(|i| given.contains_key(&i.name))
+        .map(|i| i.name.clone())
+        .unwrap_or_default()];
     let case = Case {
         name: input::case_name(first),
         inputs: given
@@ -250,7 +282,10 @@ fn output_plan(
             .cloned()
             .unwrap_or_else(|| o.file.clone());
         if template.is_empty() || template.contains('/') {
-            return Err(usage(format!("--{}-name {template:?}: a file name is needed, not a path", o.name)));
+            return Err(usage(format!(
+                "--{}-name {template:?}: a file name is needed, not a path",
+                o.name
+            )));
         }
         if cases.len() > 1 && !template.contains("{case}") {
             return Err(usage(format!(
@@ -265,10 +300,10 @@ fn output_plan(
     if names.windows(2).any(|w| w[0] == w[1]) {
         return Err(usage("two outputs have the same file name"));
     }
-    let source_series = spec
-        .seg
-        .as_ref()
-        .and_then(|s| m.get_one::<String>(&format!("{}-series", s.source)).cloned());
+    let source_series = spec.seg.as_ref().and_then(|s| {
+        m.get_one::<String>(&format!("{}-series", s.source))
+            .cloned()
+    });
     Ok(OutputPlan {
         folder: common.output_folder.clone(),
         outputs,
@@ -332,6 +367,27 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// Every parameter's value: the spec's defaults and the command line's.
+    fn all_params(&self) -> BTreeMap<String, f64> {
+        let mut params = self.engine.spec.defaults();
+        params.extend(self.params.iter().map(|(k, v)| (k.clone(), *v)));
+        params
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        let mut models: Vec<ModelInfo> = self
+            .engine
+            .models()
+            .map(|m| ModelInfo {
+                name: m.entry.name.clone(),
+                version: m.entry.version.clone(),
+                sha256: m.entry.sha256.clone(),
+            })
+            .collect();
+        models.sort_by(|a, b| a.name.cmp(&b.name));
+        models
+    }
+
     fn run_case(&self, case: &Case) -> CaseSummary {
         let started = record::now();
         let t0 = Instant::now();
@@ -341,7 +397,12 @@ impl Context<'_> {
         }
     }
 
-    fn try_case(&self, case: &Case, started: &str, t0: Instant) -> Result<CaseSummary, PipelineError> {
+    fn try_case(
+        &self,
+        case: &Case,
+        started: &str,
+        t0: Instant,
+    ) -> Result<CaseSummary, PipelineError> {
         let spec = &self.engine.spec;
         let mut warnings = Vec::new();
         let mut volumes = BTreeMap::new();
@@ -372,25 +433,35 @@ impl Context<'_> {
         let load_seconds = t0.elapsed().as_secs_f64();
         let input_paths: Vec<PathBuf> = case.inputs.values().map(|c| c.path.clone()).collect();
         let mut staged = Staged::new();
-        let steps_dir = self.common.save_all_steps.then(|| {
-            staged.path(self.plan.folder.join(format!("{}_steps", case.name)))
-        });
+        let steps_dir = self
+            .common
+            .save_all_steps
+            .then(|| staged.path(self.plan.folder.join(format!("{}_steps", case.name))));
         let mut run = {
             let mut n = 0usize;
-            let mut save = |s: &Step, values: &mut BTreeMap<String, Value>| -> Result<(), PipelineError> {
-                n += 1;
-                match &steps_dir {
-                    Some(dir) => save_step(dir, n, s, values),
-                    None => Ok(()),
-                }
-            };
+            let mut save =
+                |s: &Step, values: &mut BTreeMap<String, Value>| -> Result<(), PipelineError> {
+                    n += 1;
+                    match &steps_dir {
+                        Some(dir) => save_step(dir, n, s, values),
+                        None => Ok(()),
+                    }
+                };
             self.engine
                 .run_case(volumes, self.params, Some(&mut save))
                 .map_err(|e| name_input(e, case))?
         };
         run.warnings.splice(0..0, warnings);
         let t_write = Instant::now();
-        let mut written = output::stage_case(spec, self.plan, &case.name, &mut run, &kinds, &input_paths, &mut staged)?;
+        let mut written = output::stage_case(
+            spec,
+            self.plan,
+            &case.name,
+            &mut run,
+            &kinds,
+            &input_paths,
+            &mut staged,
+        )?;
         if let Some(dir) = steps_dir {
             let dest = self.plan.folder.join(format!("{}_steps", case.name));
             let _ = dir;
@@ -409,7 +480,13 @@ impl Context<'_> {
         })?;
         staged.commit()?;
         info!(case = %case.name, "done");
-        Ok(CaseSummary::ok(case, written, run.warnings, t0.elapsed().as_secs_f64(), steps))
+        Ok(CaseSummary::ok(
+            case,
+            written,
+            run.warnings,
+            t0.elapsed().as_secs_f64(),
+            steps,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -424,26 +501,16 @@ impl Context<'_> {
         steps: &[(String, f64)],
     ) -> CaseRecord {
         let spec = &self.engine.spec;
-        let mut params = spec.defaults();
-        params.extend(self.params.iter().map(|(k, v)| (k.clone(), *v)));
-        let mut models: Vec<ModelInfo> = self
-            .engine
-            .models()
-            .map(|m| ModelInfo {
-                name: m.entry.name.clone(),
-                version: m.entry.version.clone(),
-                sha256: m.entry.sha256.clone(),
-            })
-            .collect();
-        models.sort_by(|a, b| a.name.cmp(&b.name));
         let inputs = case
             .inputs
             .iter()
             .map(|(k, c)| {
                 let (kind, uid, desc) = match kinds.get(k) {
-                    Some(InputKind::Dicom { series, description, .. }) => {
-                        ("dicom", Some(series.clone()), Some(description.clone()))
-                    }
+                    Some(InputKind::Dicom {
+                        series,
+                        description,
+                        ..
+                    }) => ("dicom", Some(series.clone()), Some(description.clone())),
                     _ => ("file", None, None),
                 };
                 (
@@ -471,8 +538,8 @@ impl Context<'_> {
                 spec: spec.path.clone(),
                 spec_sha256: spec.sha256.clone(),
             },
-            models,
-            params,
+            models: self.models(),
+            params: self.all_params(),
             device: self.device.clone(),
             inputs,
             outputs: written.files.clone(),
@@ -505,12 +572,19 @@ fn name_input(e: PipelineError, case: &Case) -> PipelineError {
 }
 
 /// `--save-all-steps`: every spatial value a step wrote, as NIfTI.
-fn save_step(dir: &Path, n: usize, s: &Step, values: &mut BTreeMap<String, Value>) -> Result<(), PipelineError> {
+fn save_step(
+    dir: &Path,
+    n: usize,
+    s: &Step,
+    values: &mut BTreeMap<String, Value>,
+) -> Result<(), PipelineError> {
     std::fs::create_dir_all(dir).map_err(|e| output::unwritable(dir, e.to_string()))?;
     let mut names: Vec<String> = s.out().map(str::to_string).into_iter().collect();
     names.extend(s.value("model_input").map(str::to_string));
     for name in names {
-        let Some(v) = values.get_mut(&name) else { continue };
+        let Some(v) = values.get_mut(&name) else {
+            continue;
+        };
         if !v.ty().spatial() {
             continue;
         }

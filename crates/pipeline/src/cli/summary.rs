@@ -90,20 +90,30 @@ impl CaseSummary {
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    pub tool: crate::record::Tool,
     pub module: String,
     pub module_version: String,
+    pub spec: PathBuf,
     pub spec_sha256: String,
+    pub models: Vec<crate::record::ModelInfo>,
+    pub params: BTreeMap<String, f64>,
     pub device: String,
     pub threads: usize,
     pub models_seconds: f64,
     pub succeeded: usize,
     pub failed: usize,
     pub cases: Vec<CaseSummary>,
+    /// The output the table shows per case: the spec's first.
+    #[serde(skip)]
+    first_output: String,
 }
 
 impl Summary {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: &Spec,
+        models: Vec<crate::record::ModelInfo>,
+        params: BTreeMap<String, f64>,
         device: &str,
         threads: usize,
         models_seconds: f64,
@@ -111,15 +121,24 @@ impl Summary {
     ) -> Summary {
         let failed = cases.iter().filter(|c| c.exit_code != exit::OK).count();
         Summary {
+            tool: crate::record::TOOL,
             module: spec.module.name.clone(),
             module_version: spec.module.version.clone(),
+            spec: spec.path.clone(),
             spec_sha256: spec.sha256.clone(),
+            models,
+            params,
             device: device.to_string(),
             threads,
             models_seconds,
             succeeded: cases.len() - failed,
             failed,
             cases,
+            first_output: spec
+                .outputs
+                .first()
+                .map(|o| o.name.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -154,17 +173,23 @@ impl Summary {
     }
 
     fn print_table(&self) {
-        println!("{:<24} {:>7} {:>8}  outputs / error", "case", "status", "seconds");
+        println!(
+            "{:<24} {:>7} {:>8}  outputs / error",
+            "case", "status", "seconds"
+        );
         for c in &self.cases {
             let detail = match &c.error {
                 Some(e) => e.clone(),
                 None => c
                     .outputs
-                    .get(self.first_output(c).as_str())
+                    .get(&self.first_output)
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
             };
-            println!("{:<24} {:>7} {:>8.2}  {}", c.case, c.status, c.seconds, detail);
+            println!(
+                "{:<24} {:>7} {:>8.2}  {}",
+                c.case, c.status, c.seconds, detail
+            );
             for (name, labels) in &c.volumes_cm3 {
                 let v: Vec<String> = labels
                     .iter()
@@ -174,7 +199,13 @@ impl Summary {
             }
             for (name, p) in &c.outputs {
                 if name == "quicklook" {
-                    println!("{:<24} {:>7} {:>8}  quick-look: {}", "", "", "", p.display());
+                    println!(
+                        "{:<24} {:>7} {:>8}  quick-look: {}",
+                        "",
+                        "",
+                        "",
+                        p.display()
+                    );
                 }
             }
             for w in &c.warnings {
@@ -185,14 +216,6 @@ impl Summary {
             "{} succeeded, {} failed ({}, {} threads, models loaded in {:.2} s)",
             self.succeeded, self.failed, self.device, self.threads, self.models_seconds
         );
-    }
-
-    fn first_output(&self, c: &CaseSummary) -> String {
-        c.outputs
-            .keys()
-            .find(|k| !matches!(k.as_str(), "quicklook" | "record" | "dicom_seg" | "steps"))
-            .cloned()
-            .unwrap_or_default()
     }
 }
 

@@ -59,7 +59,8 @@ impl CaseRun {
 
 /// Called after each step with the step and the values it wrote, for
 /// `--save-all-steps`.
-pub type StepObserver<'a> = dyn FnMut(&Step, &mut BTreeMap<String, Value>) -> Result<(), PipelineError> + 'a;
+pub type StepObserver<'a> =
+    dyn FnMut(&Step, &mut BTreeMap<String, Value>) -> Result<(), PipelineError> + 'a;
 
 impl Engine {
     /// Resolves every model the spec names through the registry (fetching

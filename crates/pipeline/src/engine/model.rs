@@ -26,7 +26,11 @@ impl std::fmt::Debug for LoadedModel {
 }
 
 impl LoadedModel {
-    pub fn load(entry: &ModelEntry, path: &Path, device: Device) -> Result<LoadedModel, PipelineError> {
+    pub fn load(
+        entry: &ModelEntry,
+        path: &Path,
+        device: Device,
+    ) -> Result<LoadedModel, PipelineError> {
         let err = |reason: String| PipelineError::Model {
             name: entry.name.clone(),
             path: path.to_path_buf(),
@@ -40,14 +44,15 @@ impl LoadedModel {
         }
         let net: Box<dyn Model> = match (entry.format, &entry.config) {
             (ModelFormat::Safetensors, Some(config)) => {
-                let config = UNetConfig::from_json(&config.to_string())
-                    .map_err(|e| err(e.to_string()))?;
+                let config =
+                    UNetConfig::from_json(&config.to_string()).map_err(|e| err(e.to_string()))?;
                 let mut net = UNet::new(config, device).map_err(|e| err(e.to_string()))?;
                 net.load_weights(path).map_err(|e| err(e.to_string()))?;
                 Box::new(net)
             }
-            (ModelFormat::Safetensors, None) => deepneuro_models::load_model(path, device)
-                .map_err(|e| err(e.to_string()))?,
+            (ModelFormat::Safetensors, None) => {
+                deepneuro_models::load_model(path, device).map_err(|e| err(e.to_string()))?
+            }
             (ModelFormat::Torchscript, _) => Box::new(
                 deepneuro_models::TorchScriptModel::load(path, device)
                     .map_err(|e| err(e.to_string()))?,
@@ -82,7 +87,11 @@ impl LoadedModel {
 
     /// Runs the network on a normalised `[c, x, y, z]` tensor, whole or by
     /// sliding window, and returns `[k, x, y, z]`.
-    pub fn run(&self, x: &Tensor, window: Option<&SlidingWindowOptions>) -> Result<Tensor, PipelineError> {
+    pub fn run(
+        &self,
+        x: &Tensor,
+        window: Option<&SlidingWindowOptions>,
+    ) -> Result<Tensor, PipelineError> {
         let c = x.size()[0];
         if c != self.in_channels() {
             return Err(PipelineError::step(
@@ -98,8 +107,9 @@ impl LoadedModel {
         let forward: &dyn Forward = &*self.net;
         let out = tch::no_grad(|| match window {
             None => forward.forward(&input).map_err(|e| self.fail(e)),
-            Some(opts) => deepneuro_infer::sliding_window(forward, &input, opts)
-                .map_err(|e| self.fail(e)),
+            Some(opts) => {
+                deepneuro_infer::sliding_window(forward, &input, opts).map_err(|e| self.fail(e))
+            }
         })?;
         let s = out.size();
         if s.len() != 5 || s[0] != 1 || s[2..] != input.size()[2..] {

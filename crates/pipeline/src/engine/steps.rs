@@ -18,7 +18,12 @@ use tracing::{debug, warn};
 
 type Params = BTreeMap<String, f64>;
 
-pub(super) fn apply(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<(), PipelineError> {
+pub(super) fn apply(
+    e: &Engine,
+    s: &Step,
+    run: &mut CaseRun,
+    p: &Params,
+) -> Result<(), PipelineError> {
     let out = match s.op.name {
         "first-volume" => first_volume(s, run)?,
         "reorient" => reorient(s, run)?,
@@ -46,14 +51,24 @@ pub(super) fn apply(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Resu
                 }
                 None => ops::fill_holes(&m.mask),
             };
-            Value::Mask(MaskField { mask: filled, affine: m.affine })
+            Value::Mask(MaskField {
+                mask: filled,
+                affine: m.affine,
+            })
         }
         "grow" => {
             // deepbet: abs(int(n)) passes, so fractions truncate.
             let n = s.num("voxels", p).unwrap_or(0.0).trunc() as i64;
             let m = mask(s, run, "mask")?;
-            let grown = if n == 0 { m.mask.clone() } else { ops::grow(&m.mask, n) };
-            Value::Mask(MaskField { mask: grown, affine: m.affine })
+            let grown = if n == 0 {
+                m.mask.clone()
+            } else {
+                ops::grow(&m.mask, n)
+            };
+            Value::Mask(MaskField {
+                mask: grown,
+                affine: m.affine,
+            })
         }
         "n4" => n4(s, run, p)?,
         "register" => register(s, run)?,
@@ -66,11 +81,21 @@ pub(super) fn apply(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Resu
         "merge-labels" => merge_labels(s, run)?,
         "nonzero" => {
             let v = volume(s, run, "image")?;
-            Value::Mask(MaskField { mask: nonzero(&v), affine: *v.affine() })
+            Value::Mask(MaskField {
+                mask: nonzero(&v),
+                affine: *v.affine(),
+            })
         }
-        other => return Err(PipelineError::step(&s.id, format!("op {other} cannot run here"))),
+        other => {
+            return Err(PipelineError::step(
+                &s.id,
+                format!("op {other} cannot run here"),
+            ))
+        }
     };
-    let name = s.out().ok_or_else(|| PipelineError::step(&s.id, "no `out`"))?;
+    let name = s
+        .out()
+        .ok_or_else(|| PipelineError::step(&s.id, "no `out`"))?;
     run.values.insert(name.to_string(), out);
     Ok(())
 }
@@ -135,7 +160,10 @@ fn first_volume(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     if v.channels() == 1 {
         return Ok(Value::Image(f.share()));
     }
-    let msg = format!("the input has {} volumes; only the first is used", v.channels());
+    let msg = format!(
+        "the input has {} volumes; only the first is used",
+        v.channels()
+    );
     warn!("{msg}");
     run.warnings.push(msg);
     let sh = v.spatial_shape();
@@ -152,7 +180,10 @@ fn reorient(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     let vol = v.to_volume()?;
     let (c, _) = vol.to_canonical();
     Ok(match v {
-        Value::Mask(_) => Value::Mask(MaskField { mask: volume_mask(&c), affine: *c.affine() }),
+        Value::Mask(_) => Value::Mask(MaskField {
+            mask: volume_mask(&c),
+            affine: *c.affine(),
+        }),
         Value::Labels(_) => Value::Labels(Arc::new(c)),
         Value::Image(f) | Value::Probability(f) => {
             let contrast = f.contrast.clone();
@@ -190,21 +221,40 @@ fn resize(e: &Engine, s: &Step, run: &mut CaseRun) -> Result<Value, PipelineErro
         (Some(m), _) => {
             let m = e.model(m)?;
             if m.entry.input.resize.as_deref().unwrap_or("nearest-exact") != "nearest-exact" {
-                return Err(PipelineError::step(&s.id, format!("model {}: only nearest-exact resize is implemented", m.entry.name)));
+                return Err(PipelineError::step(
+                    &s.id,
+                    format!(
+                        "model {}: only nearest-exact resize is implemented",
+                        m.entry.name
+                    ),
+                ));
             }
             m.spatial_shape()
         }
         (None, Some([x, y, z])) if *x > 0 && *y > 0 && *z > 0 => [*x, *y, *z],
-        _ => return Err(PipelineError::step(&s.id, "give `model` or `shape = [x, y, z]` (positive)")),
+        _ => {
+            return Err(PipelineError::step(
+                &s.id,
+                "give `model` or `shape = [x, y, z]` (positive)",
+            ))
+        }
     };
     let like = get(s, run, "image")?.share();
     let f = field(s, run, "image")?;
     let t = resize4(&f.tensor(e.device())?, shape)?;
     let affine = scaled_affine(&f.affine, [0; 3], f.shape, shape);
-    Ok(same_kind(&like, Field::from_tensor_at(t, affine, f.dtype, f.contrast.clone())))
+    Ok(same_kind(
+        &like,
+        Field::from_tensor_at(t, affine, f.dtype, f.contrast.clone()),
+    ))
 }
 
-fn check_structure(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<(), PipelineError> {
+fn check_structure(
+    e: &Engine,
+    s: &Step,
+    run: &mut CaseRun,
+    p: &Params,
+) -> Result<(), PipelineError> {
     let min = s.num("min_correlation", p).unwrap_or(0.0);
     let t = field(s, run, "image")?.tensor(e.device())?;
     let r = torch_ops::neighbour_correlation(&t.f_select(0, 0)?)?;
@@ -218,23 +268,39 @@ fn check_structure(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Resul
 fn percentiles(e: &Engine, s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     let (lo, hi) = match (s.nums("percentiles"), s.text("model")) {
         (Some([lo, hi]), _) => (*lo, *hi),
-        (Some(_), _) => return Err(PipelineError::step(&s.id, "`percentiles` needs two numbers")),
+        (Some(_), _) => {
+            return Err(PipelineError::step(
+                &s.id,
+                "`percentiles` needs two numbers",
+            ))
+        }
         (None, Some(m)) => {
             let n = &e.model(m)?.entry.input.normalization;
             match (n.low_percentile, n.high_percentile) {
                 (Some(l), Some(h)) => (l, h),
-                _ => return Err(PipelineError::step(&s.id, format!("model {m} declares no percentiles"))),
+                _ => {
+                    return Err(PipelineError::step(
+                        &s.id,
+                        format!("model {m} declares no percentiles"),
+                    ))
+                }
             }
         }
         (None, None) => return Err(PipelineError::step(&s.id, "give `model` or `percentiles`")),
     };
     if !(0.0..=100.0).contains(&lo) || !(lo..=100.0).contains(&hi) {
-        return Err(PipelineError::step(&s.id, format!("percentiles {lo}, {hi}: need 0 <= low <= high <= 100")));
+        return Err(PipelineError::step(
+            &s.id,
+            format!("percentiles {lo}, {hi}: need 0 <= low <= high <= 100"),
+        ));
     }
     let t = field(s, run, "image")?.tensor(e.device())?;
     let (low, high) = torch_ops::quantile_pair(&t, lo / 100.0, hi / 100.0)?;
     if f64::try_from(&high)? <= f64::try_from(&low)? {
-        return Err(nothing(e, "the image has no intensity contrast (its percentiles are equal)"));
+        return Err(nothing(
+            e,
+            "the image has no intensity contrast (its percentiles are equal)",
+        ));
     }
     Ok(Value::Range(low, high))
 }
@@ -256,7 +322,10 @@ fn crop_box(s: &Step, run: &mut CaseRun, shape: [usize; 3]) -> Result<Option<BBo
                     lo: ext.map(|(l, _)| l),
                     hi: ext.map(|(_, h)| h + 1),
                 },
-                None => BBox { lo: [0; 3], hi: [0; 3] },
+                None => BBox {
+                    lo: [0; 3],
+                    hi: [0; 3],
+                },
             }
         }
         v => return Err(wrong(s, "crop", v)),
@@ -273,7 +342,13 @@ fn crop4(t: &Tensor, b: &BBox) -> Result<Tensor, PipelineError> {
     Ok(v)
 }
 
-fn normalize(e: &Engine, s: &Step, run: &mut CaseRun, model: &str, x: &Tensor) -> Result<Tensor, PipelineError> {
+fn normalize(
+    e: &Engine,
+    s: &Step,
+    run: &mut CaseRun,
+    model: &str,
+    x: &Tensor,
+) -> Result<Tensor, PipelineError> {
     let n = &e.model(model)?.entry.input.normalization;
     match n.method.as_str() {
         "" | "none" => Ok(x.shallow_clone()),
@@ -288,9 +363,18 @@ fn normalize(e: &Engine, s: &Step, run: &mut CaseRun, model: &str, x: &Tensor) -
                 Value::Range(l, h) => (l.shallow_clone(), h.shallow_clone()),
                 v => return Err(wrong(s, "range", v)),
             };
-            torch_ops::normalize(x, &low, &high, n.scale.unwrap_or(1.0), n.shift.unwrap_or(0.0))
+            torch_ops::normalize(
+                x,
+                &low,
+                &high,
+                n.scale.unwrap_or(1.0),
+                n.shift.unwrap_or(0.0),
+            )
         }
-        other => Err(PipelineError::step(&s.id, format!("normalisation {other:?} is not implemented"))),
+        other => Err(PipelineError::step(
+            &s.id,
+            format!("normalisation {other:?} is not implemented"),
+        )),
     }
 }
 
@@ -305,8 +389,16 @@ fn predict(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value,
     if b.is_some_and(|b| b.dims().contains(&0)) {
         // Nothing to look at (an empty cascade mask): no prediction anywhere.
         let keep = s.ints("channels").map_or(k.max(1), |c| c.len()) as i64;
-        let zeros = Tensor::f_zeros([keep, shape[0] as i64, shape[1] as i64, shape[2] as i64], (Kind::Float, x.device()))?;
-        return Ok(Value::Probability(Field::from_tensor_at(zeros, affine, DType::F32, None)));
+        let zeros = Tensor::f_zeros(
+            [keep, shape[0] as i64, shape[1] as i64, shape[2] as i64],
+            (Kind::Float, x.device()),
+        )?;
+        return Ok(Value::Probability(Field::from_tensor_at(
+            zeros,
+            affine,
+            DType::F32,
+            None,
+        )));
     }
     let region = match &b {
         Some(b) => crop4(&x, b)?,
@@ -314,22 +406,36 @@ fn predict(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value,
     };
     let resize = s.flag("resize");
     let model_shape = m.spatial_shape();
-    let input = if resize { resize4(&region, model_shape)? } else { region.shallow_clone() };
+    let input = if resize {
+        resize4(&region, model_shape)?
+    } else {
+        region.shallow_clone()
+    };
     let input = normalize(e, s, run, &name, &input)?;
     if let Some(keep) = s.value("model_input") {
         let lo = b.map_or([0; 3], |b| b.lo);
         let from = b.map_or(shape, |b| b.dims());
-        let to = if resize { model_shape } else { from.map(|v| v as i64) };
+        let to = if resize {
+            model_shape
+        } else {
+            from.map(|v| v as i64)
+        };
         let at = scaled_affine(&affine, lo, from, to);
         let t = input.f_to_kind(Kind::Float)?;
-        run.values.insert(keep.to_string(), Value::Image(Field::from_tensor_at(t, at, DType::F32, None)));
+        run.values.insert(
+            keep.to_string(),
+            Value::Image(Field::from_tensor_at(t, at, DType::F32, None)),
+        );
     }
     let window = window(s, p, m.entry.inference.as_ref());
     let mut y = m.run(&input, window.as_ref())?;
     if let Some(ch) = s.ints("channels") {
         let n = y.size()[0];
         if let Some(bad) = ch.iter().find(|&&c| c < 0 || c >= n) {
-            return Err(PipelineError::step(&s.id, format!("channel {bad}: model {name} returns {n} channel(s)")));
+            return Err(PipelineError::step(
+                &s.id,
+                format!("channel {bad}: model {name} returns {n} channel(s)"),
+            ));
         }
         let idx = Tensor::f_from_slice(ch)?.f_to_device(y.device())?;
         y = y.f_index_select(0, &idx)?;
@@ -341,7 +447,12 @@ fn predict(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value,
     let y = match &b {
         Some(b) => {
             let full = Tensor::f_zeros(
-                [y.size()[0], shape[0] as i64, shape[1] as i64, shape[2] as i64],
+                [
+                    y.size()[0],
+                    shape[0] as i64,
+                    shape[1] as i64,
+                    shape[2] as i64,
+                ],
                 (y.kind(), y.device()),
             )?;
             crop4(&full, b)?.f_copy_(&y)?;
@@ -349,7 +460,12 @@ fn predict(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value,
         }
         None => y,
     };
-    Ok(Value::Probability(Field::from_tensor_at(y, affine, DType::F32, None)))
+    Ok(Value::Probability(Field::from_tensor_at(
+        y,
+        affine,
+        DType::F32,
+        None,
+    )))
 }
 
 /// Sliding-window settings: the step's keys, else models.toml's
@@ -364,7 +480,9 @@ fn window(
         .map(<[i64]>::to_vec)
         .or_else(|| dflt.and_then(|d| d.patch.clone()))?;
     let overlap = s.num("overlap", p).or_else(|| dflt.and_then(|d| d.overlap));
-    let blend = s.text("blend").or_else(|| dflt.and_then(|d| d.blend.as_deref()));
+    let blend = s
+        .text("blend")
+        .or_else(|| dflt.and_then(|d| d.blend.as_deref()));
     let batch = s
         .num("batch", p)
         .or_else(|| dflt.and_then(|d| d.batch.map(|b| b as f64)));
@@ -377,10 +495,16 @@ fn threshold(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Valu
     let f = field(s, run, "prob")?;
     let t = f.tensor(e.device())?;
     if c < 0 || c >= t.size()[0] {
-        return Err(PipelineError::step(&s.id, format!("channel {c}: the value has {} channel(s)", t.size()[0])));
+        return Err(PipelineError::step(
+            &s.id,
+            format!("channel {c}: the value has {} channel(s)", t.size()[0]),
+        ));
     }
     let mask = torch_ops::tensor_to_mask(&t.f_select(0, c)?.f_gt(v)?)?;
-    Ok(Value::Mask(MaskField { mask, affine: f.affine }))
+    Ok(Value::Mask(MaskField {
+        mask,
+        affine: f.affine,
+    }))
 }
 
 fn within(s: &Step, run: &mut CaseRun) -> Result<Option<BBox>, PipelineError> {
@@ -422,7 +546,10 @@ fn largest_component(e: &Engine, s: &Step, run: &mut CaseRun) -> Result<Value, P
         None if allow_empty => m.mask.clone(),
         None => return Err(nothing(e, format!("the mask {name:?} is empty"))),
     };
-    Ok(Value::Mask(MaskField { mask: out, affine: m.affine }))
+    Ok(Value::Mask(MaskField {
+        mask: out,
+        affine: m.affine,
+    }))
 }
 
 fn bbox(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value, PipelineError> {
@@ -451,7 +578,11 @@ fn preprocess_error(s: &Step, e: deepneuro_preprocess::PreprocessError) -> Pipel
     }
 }
 
-fn optional_mask_volume(s: &Step, run: &mut CaseRun, key: &str) -> Result<Option<Volume>, PipelineError> {
+fn optional_mask_volume(
+    s: &Step,
+    run: &mut CaseRun,
+    key: &str,
+) -> Result<Option<Volume>, PipelineError> {
     if s.value(key).is_none() {
         return Ok(None);
     }
@@ -473,13 +604,18 @@ fn n4(s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value, PipelineError> {
     let v = volume(s, run, "image")?;
     let d = deepneuro_preprocess::n4::N4Options::default();
     let opts = deepneuro_preprocess::n4::N4Options {
-        shrink_factor: s.num("shrink_factor", p).map_or(d.shrink_factor, |x| x.max(1.0) as usize),
+        shrink_factor: s
+            .num("shrink_factor", p)
+            .map_or(d.shrink_factor, |x| x.max(1.0) as usize),
         maximum_number_of_iterations: s
             .ints("iterations")
-            .map_or(d.maximum_number_of_iterations.clone(), |i| i.iter().map(|&x| x.max(0) as usize).collect()),
+            .map_or(d.maximum_number_of_iterations.clone(), |i| {
+                i.iter().map(|&x| x.max(0) as usize).collect()
+            }),
         ..d
     };
-    let r = deepneuro_preprocess::n4::n4(&v, m.as_ref(), &opts).map_err(|e| preprocess_error(s, e))?;
+    let r =
+        deepneuro_preprocess::n4::n4(&v, m.as_ref(), &opts).map_err(|e| preprocess_error(s, e))?;
     with_field(s, run, r.corrected)
 }
 
@@ -501,9 +637,11 @@ fn register(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     };
     let r = deepneuro_preprocess::register::register(&fixed, &moving, fixed_mask.as_ref(), &opts)
         .map_err(|e| match e {
-            deepneuro_preprocess::PreprocessError::BadParameter { .. } => PipelineError::step(&s.id, e.to_string()),
-            e => PipelineError::Frame(format!("{}: registration failed: {e}", s.id)),
-        })?;
+        deepneuro_preprocess::PreprocessError::BadParameter { .. } => {
+            PipelineError::step(&s.id, e.to_string())
+        }
+        e => PipelineError::Frame(format!("{}: registration failed: {e}", s.id)),
+    })?;
     debug!(metric = r.metric_value, "registered");
     Ok(Value::Transform(r.transform))
 }
@@ -522,7 +660,11 @@ fn resample(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     };
     let value = get(s, run, "value")?;
     let labels = matches!(value, Value::Mask(_) | Value::Labels(_));
-    if transform.is_none() && value.grid().is_some_and(|(a, sh)| a == affine && sh == shape) {
+    if transform.is_none()
+        && value
+            .grid()
+            .is_some_and(|(a, sh)| a == affine && sh == shape)
+    {
         return Ok(value.share());
     }
     let vol = value.to_volume()?;
@@ -538,13 +680,24 @@ fn resample(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
                 (Some("bspline"), _) => Interpolation::BSpline,
                 _ => Interpolation::Linear,
             };
-            let opts = ResampleOptions { interpolation, ..ResampleOptions::default() };
-            deepneuro_preprocess::resample::resample(&vol, &Grid { shape, affine }, transform.as_ref(), &opts)
-                .map_err(|e| preprocess_error(s, e))?
+            let opts = ResampleOptions {
+                interpolation,
+                ..ResampleOptions::default()
+            };
+            deepneuro_preprocess::resample::resample(
+                &vol,
+                &Grid { shape, affine },
+                transform.as_ref(),
+                &opts,
+            )
+            .map_err(|e| preprocess_error(s, e))?
         }
     };
     Ok(match value {
-        Value::Mask(_) => Value::Mask(MaskField { mask: volume_mask(&out), affine }),
+        Value::Mask(_) => Value::Mask(MaskField {
+            mask: volume_mask(&out),
+            affine,
+        }),
         Value::Labels(_) => Value::Labels(Arc::new(out)),
         Value::Image(f) | Value::Probability(f) => {
             let contrast = f.contrast.clone();
@@ -603,7 +756,12 @@ fn zscore(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
 fn clip_percentiles(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     let [lo, hi] = match s.nums("percentiles") {
         Some([a, b]) => [*a, *b],
-        _ => return Err(PipelineError::step(&s.id, "`percentiles` needs two numbers")),
+        _ => {
+            return Err(PipelineError::step(
+                &s.id,
+                "`percentiles` needs two numbers",
+            ))
+        }
     };
     let rescale = match s.nums("rescale") {
         None => None,
@@ -618,7 +776,12 @@ fn clip_percentiles(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError>
 
 /// The names in the order the model's modalities list them, matched to
 /// each image's contrast (case-insensitive).
-fn modality_order(e: &Engine, s: &Step, run: &CaseRun, names: &[String]) -> Result<Vec<String>, PipelineError> {
+fn modality_order(
+    e: &Engine,
+    s: &Step,
+    run: &CaseRun,
+    names: &[String],
+) -> Result<Vec<String>, PipelineError> {
     let Some(model) = s.text("model") else {
         return Ok(names.to_vec());
     };
@@ -633,7 +796,10 @@ fn modality_order(e: &Engine, s: &Step, run: &CaseRun, names: &[String]) -> Resu
             .iter()
             .find(|n| contrast(n).is_some_and(|c| c.eq_ignore_ascii_case(m)))
             .ok_or_else(|| {
-                PipelineError::step(&s.id, format!("model {model} needs modality {m:?}: no image given has that contrast"))
+                PipelineError::step(
+                    &s.id,
+                    format!("model {model} needs modality {m:?}: no image given has that contrast"),
+                )
             })?;
         out.push(found.clone());
     }
@@ -657,7 +823,12 @@ fn stack(e: &Engine, s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError
     }
     let (affine, _) = grid.ok_or_else(|| PipelineError::step(&s.id, "no images"))?;
     let t = Tensor::f_cat(&tensors, 0)?;
-    Ok(Value::Image(Field::from_tensor_at(t, affine, DType::F32, None)))
+    Ok(Value::Image(Field::from_tensor_at(
+        t,
+        affine,
+        DType::F32,
+        None,
+    )))
 }
 
 fn voxel_mm3(affine: &Affine) -> f64 {
@@ -668,16 +839,26 @@ fn remove_small(s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value, Pipeli
     let min_mm3 = s.num("min_mm3", p).unwrap_or(0.0).max(0.0);
     let m = mask(s, run, "mask")?;
     let voxel = voxel_mm3(&m.affine);
-    let min_voxels = if voxel > 0.0 { (min_mm3 / voxel).ceil() as usize } else { 0 };
+    let min_voxels = if voxel > 0.0 {
+        (min_mm3 / voxel).ceil() as usize
+    } else {
+        0
+    };
     let out = ops::remove_small(&m.mask, Connectivity::TwentySix, min_voxels);
-    Ok(Value::Mask(MaskField { mask: out, affine: m.affine }))
+    Ok(Value::Mask(MaskField {
+        mask: out,
+        affine: m.affine,
+    }))
 }
 
 fn merge_labels(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     let labels = s.ints("labels").unwrap_or_default().to_vec();
     let names = s.values("masks").to_vec();
     if labels.len() != names.len() || labels.iter().any(|&l| !(1..=255).contains(&l)) {
-        return Err(PipelineError::step(&s.id, "`labels` needs one label (1-255) per mask"));
+        return Err(PipelineError::step(
+            &s.id,
+            "`labels` needs one label (1-255) per mask",
+        ));
     }
     let mut out: Option<(Vec<f32>, [usize; 3], Affine)> = None;
     for (n, &l) in names.iter().zip(&labels) {
@@ -685,7 +866,8 @@ fn merge_labels(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
             Some(Value::Mask(m)) => m,
             _ => return Err(PipelineError::step(&s.id, format!("{n:?} is not a mask"))),
         };
-        let (data, dims, _) = out.get_or_insert_with(|| (vec![0.0; m.mask.as_slice().len()], m.mask.dims(), m.affine));
+        let (data, dims, _) = out
+            .get_or_insert_with(|| (vec![0.0; m.mask.as_slice().len()], m.mask.dims(), m.affine));
         same_grid(s, *dims, m.mask.dims())?;
         for (o, &v) in data.iter_mut().zip(m.mask.as_slice()) {
             if v != 0 {
@@ -702,5 +884,11 @@ fn merge_labels(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
 fn nonzero(v: &Volume) -> Mask {
     let s = v.spatial_shape();
     let n = s.iter().product::<usize>();
-    Mask::from_vec(s, v.nifti_slice()[..n].iter().map(|&x| (x != 0.0) as u8).collect())
+    Mask::from_vec(
+        s,
+        v.nifti_slice()[..n]
+            .iter()
+            .map(|&x| (x != 0.0) as u8)
+            .collect(),
+    )
 }

@@ -44,7 +44,12 @@ impl Field {
         Field::from_tensor_at(t, like.affine, like.dtype, like.contrast.clone())
     }
 
-    pub fn from_tensor_at(t: Tensor, affine: Affine, dtype: DType, contrast: Option<String>) -> Field {
+    pub fn from_tensor_at(
+        t: Tensor,
+        affine: Affine,
+        dtype: DType,
+        contrast: Option<String>,
+    ) -> Field {
         let s = t.size();
         let dim = |i: usize| s.get(i).copied().unwrap_or(1).max(0) as usize;
         Field {
@@ -70,7 +75,10 @@ impl Field {
             self.tensor = Some(moved.shallow_clone());
             return Ok(moved);
         }
-        let vol = self.vol.as_ref().expect("a field holds a volume or a tensor");
+        let vol = self
+            .vol
+            .as_ref()
+            .expect("a field holds a volume or a tensor");
         let borrowed = deepneuro_core::as_tensor(vol);
         // C-contiguous [c, x, y, z], as `x.copy()` gives torch in deepbet, so
         // reductions run in the same order.
@@ -87,7 +95,10 @@ impl Field {
         if let Some(v) = &self.vol {
             return Ok(v.clone());
         }
-        let t = self.tensor.as_ref().expect("a field holds a volume or a tensor");
+        let t = self
+            .tensor
+            .as_ref()
+            .expect("a field holds a volume or a tensor");
         let t = t.f_to_kind(Kind::Float)?;
         let mut v = deepneuro_core::volume_from_tensor(&t, self.affine, self.dtype)
             .map_err(|e| PipelineError::step("volume", e.to_string()))?;
@@ -180,7 +191,10 @@ impl Value {
             Value::Image(f) | Value::Probability(f) => f.volume(),
             Value::Mask(m) => Ok(Arc::new(mask_volume(&m.mask, m.affine)?)),
             Value::Labels(v) => Ok(v.clone()),
-            _ => Err(PipelineError::step("output", format!("a {} is not a volume", self.ty().name()))),
+            _ => Err(PipelineError::step(
+                "output",
+                format!("a {} is not a volume", self.ty().name()),
+            )),
         }
     }
 }

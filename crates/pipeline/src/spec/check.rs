@@ -153,7 +153,9 @@ pub(crate) fn parse(
             None,
             match version {
                 Some(v) => format!("spec_version {v} is not one this build reads ({SPEC_VERSION})"),
-                None => format!("[module] spec_version is missing (this build reads {SPEC_VERSION})"),
+                None => {
+                    format!("[module] spec_version is missing (this build reads {SPEC_VERSION})")
+                }
             },
         ));
     }
@@ -204,7 +206,11 @@ pub(crate) fn parse(
 }
 
 fn first_line_of_toml(e: &toml::de::Error) -> String {
-    e.message().lines().next().unwrap_or("invalid TOML").to_string()
+    e.message()
+        .lines()
+        .next()
+        .unwrap_or("invalid TOML")
+        .to_string()
 }
 
 /// Names of values, inputs, params and outputs: lower-case words.
@@ -261,27 +267,40 @@ impl Checker<'_> {
     fn header(&mut self, raw: &RawSpec) -> Result<(), SpecError> {
         let line = self.section_line("[module]");
         if !valid_name(&raw.module.name) {
-            return Err(self.err(line, format!("module name {:?} must be a lower-case word (a-z, 0-9, -, _)", raw.module.name)));
+            return Err(self.err(
+                line,
+                format!(
+                    "module name {:?} must be a lower-case word (a-z, 0-9, -, _)",
+                    raw.module.name
+                ),
+            ));
         }
         if raw.inputs.is_empty() {
             return Err(self.err(None, "no [[input]]: a module needs at least one input"));
         }
         let mut options: Vec<String> = Vec::new();
-        let claim = |options: &mut Vec<String>, name: &str, what: &str, line| -> Result<(), SpecError> {
-            if RESERVED.contains(&name) || options.iter().any(|o| o == name) {
-                return Err(SpecError::new(
-                    self.path,
-                    line,
-                    format!("{what} {name:?}: the option --{name} is taken"),
-                ));
-            }
-            options.push(name.to_string());
-            Ok(())
-        };
+        let claim =
+            |options: &mut Vec<String>, name: &str, what: &str, line| -> Result<(), SpecError> {
+                if RESERVED.contains(&name) || options.iter().any(|o| o == name) {
+                    return Err(SpecError::new(
+                        self.path,
+                        line,
+                        format!("{what} {name:?}: the option --{name} is taken"),
+                    ));
+                }
+                options.push(name.to_string());
+                Ok(())
+            };
         for i in &raw.inputs {
-            let line = self.text.find(&format!("\"{}\"", i.name)).map(|o| line_of(self.text, o));
+            let line = self
+                .text
+                .find(&format!("\"{}\"", i.name))
+                .map(|o| line_of(self.text, o));
             if !valid_name(&i.name) {
-                return Err(self.err(line, format!("input name {:?} must be a lower-case word", i.name)));
+                return Err(self.err(
+                    line,
+                    format!("input name {:?} must be a lower-case word", i.name),
+                ));
             }
             claim(&mut options, &i.name, "input", line)?;
             claim(&mut options, &format!("{}-series", i.name), "input", line)?;
@@ -301,7 +320,10 @@ impl Checker<'_> {
         for (name, p) in &raw.params {
             let line = self.section_line(&format!("[params.{name}]"));
             if !valid_name(name) {
-                return Err(self.err(line, format!("parameter name {name:?} must be a lower-case word")));
+                return Err(self.err(
+                    line,
+                    format!("parameter name {name:?} must be a lower-case word"),
+                ));
             }
             claim(&mut options, name, "parameter", line)?;
             let ok = p.min.is_finite()
@@ -314,14 +336,23 @@ impl Checker<'_> {
             }
         }
         for o in &raw.outputs {
-            let line = self.text.find(&format!("\"{}\"", o.name)).map(|off| line_of(self.text, off));
+            let line = self
+                .text
+                .find(&format!("\"{}\"", o.name))
+                .map(|off| line_of(self.text, off));
             if !valid_name(&o.name) {
-                return Err(self.err(line, format!("output name {:?} must be a lower-case word", o.name)));
+                return Err(self.err(
+                    line,
+                    format!("output name {:?} must be a lower-case word", o.name),
+                ));
             }
             claim(&mut options, &format!("{}-name", o.name), "output", line)?;
             if let Some(f) = &o.flag {
                 if !valid_name(f) {
-                    return Err(self.err(line, format!("output {}: flag {f:?} must be a lower-case word", o.name)));
+                    return Err(self.err(
+                        line,
+                        format!("output {}: flag {f:?} must be a lower-case word", o.name),
+                    ));
                 }
                 if !options.iter().any(|x| x == f) {
                     claim(&mut options, f, "output flag", line)?;
@@ -333,7 +364,12 @@ impl Checker<'_> {
 
     /// The steps one `[[step]]` table stands for: one, or one per
     /// `for_each` entry with `{each}` replaced.
-    fn expand(&self, index: usize, line: usize, table: &toml::Table) -> Result<Vec<Step>, SpecError> {
+    fn expand(
+        &self,
+        index: usize,
+        line: usize,
+        table: &toml::Table,
+    ) -> Result<Vec<Step>, SpecError> {
         let at = Some(line);
         let op_name = match table.get("op") {
             Some(toml::Value::String(s)) => s.as_str(),
@@ -342,22 +378,44 @@ impl Checker<'_> {
         };
         let op = ops::find(op_name).ok_or_else(|| {
             let known: Vec<&str> = ops::OPS.iter().map(|o| o.name).collect();
-            self.err(at, format!("step {index}: unknown op {op_name:?} (known: {})", known.join(", ")))
+            self.err(
+                at,
+                format!(
+                    "step {index}: unknown op {op_name:?} (known: {})",
+                    known.join(", ")
+                ),
+            )
         })?;
-        let each: Vec<Option<String>> = match table.get("for_each") {
-            None => vec![None],
-            Some(toml::Value::Array(a)) if !a.is_empty() => a
-                .iter()
-                .map(|v| v.as_str().map(|s| Some(s.to_string())))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| self.err(at, format!("step {index} ({op_name}): `for_each` must be a list of names")))?,
-            Some(_) => return Err(self.err(at, format!("step {index} ({op_name}): `for_each` must be a non-empty list of names"))),
-        };
+        let each: Vec<Option<String>> =
+            match table.get("for_each") {
+                None => vec![None],
+                Some(toml::Value::Array(a)) if !a.is_empty() => a
+                    .iter()
+                    .map(|v| v.as_str().map(|s| Some(s.to_string())))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        self.err(
+                            at,
+                            format!("step {index} ({op_name}): `for_each` must be a list of names"),
+                        )
+                    })?,
+                Some(_) => return Err(self.err(
+                    at,
+                    format!(
+                        "step {index} ({op_name}): `for_each` must be a non-empty list of names"
+                    ),
+                )),
+            };
         let mut out = Vec::new();
         for e in each {
             let id_base = match table.get("name") {
                 Some(toml::Value::String(n)) => n.clone(),
-                Some(_) => return Err(self.err(at, format!("step {index} ({op_name}): `name` must be a string"))),
+                Some(_) => {
+                    return Err(self.err(
+                        at,
+                        format!("step {index} ({op_name}): `name` must be a string"),
+                    ))
+                }
                 None => format!("step {index} ({op_name})"),
             };
             let id = match &e {
@@ -371,14 +429,22 @@ impl Checker<'_> {
                 }
                 let def = op.key(k).ok_or_else(|| {
                     let keys: Vec<&str> = op.keys.iter().map(|k| k.name).collect();
-                    self.err(at, format!("{id}: unknown key {k:?} (op {op_name} takes: {})", keys.join(", ")))
+                    self.err(
+                        at,
+                        format!(
+                            "{id}: unknown key {k:?} (op {op_name} takes: {})",
+                            keys.join(", ")
+                        ),
+                    )
                 })?;
                 let v = substitute(v, e.as_deref());
                 args.insert(k.clone(), self.arg(&id, at, k, def.key, &v)?);
             }
             for k in op.keys.iter().filter(|k| k.required) {
                 if !args.contains_key(k.name) {
-                    return Err(self.err(at, format!("{id}: missing key {:?} ({})", k.name, k.help)));
+                    return Err(
+                        self.err(at, format!("{id}: missing key {:?} ({})", k.name, k.help))
+                    );
                 }
             }
             out.push(Step {
@@ -391,7 +457,14 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    fn arg(&self, id: &str, at: Option<usize>, k: &str, key: Key, v: &toml::Value) -> Result<StepArg, SpecError> {
+    fn arg(
+        &self,
+        id: &str,
+        at: Option<usize>,
+        k: &str,
+        key: Key,
+        v: &toml::Value,
+    ) -> Result<StepArg, SpecError> {
         use toml::Value as V;
         let bad = |what: &str| self.err(at, format!("{id}: key {k:?} must be {what}"));
         let name = |v: &V| -> Result<String, SpecError> {
@@ -405,9 +478,13 @@ impl Checker<'_> {
                 V::Float(f) if f.is_finite() => Ok(ParamValue::Lit(*f)),
                 V::Integer(i) => Ok(ParamValue::Lit(*i as f64)),
                 V::String(s) => {
-                    let p = s.strip_prefix('$').ok_or_else(|| bad("a number or \"$param\""))?;
+                    let p = s
+                        .strip_prefix('$')
+                        .ok_or_else(|| bad("a number or \"$param\""))?;
                     if !self.params.contains_key(p) {
-                        return Err(self.err(at, format!("{id}: key {k:?}: unknown parameter ${p}")));
+                        return Err(
+                            self.err(at, format!("{id}: key {k:?}: unknown parameter ${p}"))
+                        );
                     }
                     Ok(ParamValue::Param(p.to_string()))
                 }
@@ -417,7 +494,9 @@ impl Checker<'_> {
         Ok(match key {
             Key::Read(_) | Key::Write(_) => StepArg::Value(name(v)?),
             Key::ReadList(_) => match v {
-                V::Array(a) if !a.is_empty() => StepArg::Values(a.iter().map(name).collect::<Result<_, _>>()?),
+                V::Array(a) if !a.is_empty() => {
+                    StepArg::Values(a.iter().map(name).collect::<Result<_, _>>()?)
+                }
                 _ => return Err(bad("a non-empty list of value names")),
             },
             Key::Num => StepArg::Num(number(v)?),
@@ -430,7 +509,10 @@ impl Checker<'_> {
                 }
                 if let ParamValue::Param(p) = &n {
                     if self.params[p].ty != ParamType::Int {
-                        return Err(self.err(at, format!("{id}: key {k:?}: parameter ${p} is not of type int")));
+                        return Err(self.err(
+                            at,
+                            format!("{id}: key {k:?}: parameter ${p} is not of type int"),
+                        ));
                     }
                 }
                 StepArg::Num(n)
@@ -472,12 +554,28 @@ impl Checker<'_> {
             Key::Model => {
                 let m = v.as_str().ok_or_else(|| bad("a model name"))?;
                 if self.registry.find(m).is_err() {
-                    let known: Vec<&str> = self.registry.models.iter().map(|m| m.name.as_str()).collect();
-                    return Err(self.err(at, format!("{id}: unknown model {m:?} (models.toml {} has: {})", self.registry.path.display(), known.join(", "))));
+                    let known: Vec<&str> = self
+                        .registry
+                        .models
+                        .iter()
+                        .map(|m| m.name.as_str())
+                        .collect();
+                    return Err(self.err(
+                        at,
+                        format!(
+                            "{id}: unknown model {m:?} (models.toml {} has: {})",
+                            self.registry.path.display(),
+                            known.join(", ")
+                        ),
+                    ));
                 }
                 StepArg::Text(m.to_string())
             }
-            Key::Module => StepArg::Text(v.as_str().ok_or_else(|| bad("a module name or spec path"))?.to_string()),
+            Key::Module => StepArg::Text(
+                v.as_str()
+                    .ok_or_else(|| bad("a module name or spec path"))?
+                    .to_string(),
+            ),
             Key::Table => match v {
                 V::Table(t) => StepArg::Table(
                     t.iter()
@@ -497,7 +595,13 @@ impl Checker<'_> {
 
     /// Checks the types of what a step reads and records what it writes.
     fn types_of(&mut self, s: &Step) -> Result<(), SpecError> {
-        let err = |reason: String| SpecError::new(self.path, None, format!("{} ({}): {reason}", s.id, s.origin));
+        let err = |reason: String| {
+            SpecError::new(
+                self.path,
+                None,
+                format!("{} ({}): {reason}", s.id, s.origin),
+            )
+        };
         let mut optional = false;
         for def in s.op.keys {
             let (allowed, names): (&[Ty], Vec<&str>) = match def.key {
@@ -507,11 +611,18 @@ impl Checker<'_> {
             };
             for n in names {
                 let ty = self.types.get(n).ok_or_else(|| {
-                    err(format!("reads {n:?}, which no input or earlier step provides"))
+                    err(format!(
+                        "reads {n:?}, which no input or earlier step provides"
+                    ))
                 })?;
                 if !allowed.contains(ty) {
                     let want: Vec<&str> = allowed.iter().map(|t| t.name()).collect();
-                    return Err(err(format!("key {:?}: {n:?} is a {}, this op needs a {}", def.name, ty.name(), want.join(" or "))));
+                    return Err(err(format!(
+                        "key {:?}: {n:?} is a {}, this op needs a {}",
+                        def.name,
+                        ty.name(),
+                        want.join(" or ")
+                    )));
                 }
                 optional |= self.from_optional.get(n).copied().unwrap_or(false);
             }
@@ -519,11 +630,19 @@ impl Checker<'_> {
         self.model_needs(s).map_err(err)?;
         for def in s.op.keys {
             let Key::Write(out) = def.key else { continue };
-            let name = if def.name == "out" { s.out() } else { s.value(def.name) };
+            let name = if def.name == "out" {
+                s.out()
+            } else {
+                s.value(def.name)
+            };
             let Some(name) = name else { continue };
             let ty = match out {
                 Out::Fixed(t) => t,
-                Out::SameAs(k) => s.value(k).and_then(|v| self.types.get(v)).copied().ok_or_else(|| err(format!("key {k:?} is missing")))?,
+                Out::SameAs(k) => s
+                    .value(k)
+                    .and_then(|v| self.types.get(v))
+                    .copied()
+                    .ok_or_else(|| err(format!("key {k:?} is missing")))?,
             };
             self.types.insert(name.to_string(), ty);
             self.from_optional.insert(name.to_string(), optional);
@@ -543,11 +662,20 @@ impl Checker<'_> {
                 m.name
             )),
             ("predict", "none" | "zscore" | "percentile-zscore" | "") => Ok(()),
-            ("predict", other) => Err(format!("model {}: normalisation {other:?} is not implemented", m.name)),
+            ("predict", other) => Err(format!(
+                "model {}: normalisation {other:?} is not implemented",
+                m.name
+            )),
             ("percentiles", _) if n.low_percentile.is_none() && s.nums("percentiles").is_none() => {
-                Err(format!("model {} declares no percentiles: give `percentiles`", m.name))
+                Err(format!(
+                    "model {} declares no percentiles: give `percentiles`",
+                    m.name
+                ))
             }
-            ("resize", _) if m.input.shape.len() != 5 => Err(format!("model {}: input shape {:?} is not [1, c, x, y, z]", m.name, m.input.shape)),
+            ("resize", _) if m.input.shape.len() != 5 => Err(format!(
+                "model {}: input shape {:?} is not [1, c, x, y, z]",
+                m.name, m.input.shape
+            )),
             _ => Ok(()),
         }
     }
@@ -556,7 +684,13 @@ impl Checker<'_> {
     /// spec: its inputs become the mapped values, the values behind its
     /// mapped outputs get the new names, everything else `ID/name`.
     fn inline(&mut self, s: &Step, stack: &mut Vec<PathBuf>) -> Result<Vec<Step>, SpecError> {
-        let err = |reason: String| SpecError::new(self.path, None, format!("{} ({}): {reason}", s.id, s.origin));
+        let err = |reason: String| {
+            SpecError::new(
+                self.path,
+                None,
+                format!("{} ({}): {reason}", s.id, s.origin),
+            )
+        };
         let module = s.text("module").unwrap_or_default();
         let (sub_path, sub_text) = self.sub_spec(module).map_err(&err)?;
         if stack.contains(&sub_path) {
@@ -570,7 +704,10 @@ impl Checker<'_> {
         let (inputs, outputs, params) = (table("inputs"), table("outputs"), table("params"));
         for i in &sub.inputs {
             if i.required && !inputs.contains_key(&i.name) {
-                return Err(err(format!("module {module}: input {:?} is not mapped in `inputs`", i.name)));
+                return Err(err(format!(
+                    "module {module}: input {:?} is not mapped in `inputs`",
+                    i.name
+                )));
             }
         }
         for k in inputs.keys() {
@@ -583,7 +720,10 @@ impl Checker<'_> {
         for (k, new) in &outputs {
             let o = sub.outputs.iter().find(|o| &o.name == k).ok_or_else(|| {
                 let have: Vec<&str> = sub.outputs.iter().map(|o| o.name.as_str()).collect();
-                err(format!("module {module} has no output {k:?} (it has: {})", have.join(", ")))
+                err(format!(
+                    "module {module} has no output {k:?} (it has: {})",
+                    have.join(", ")
+                ))
             })?;
             if !valid_value_name(new) {
                 return Err(err(format!("outputs: {new:?} is not a value name")));
@@ -592,17 +732,32 @@ impl Checker<'_> {
         }
         let mut p = sub.defaults();
         for (k, v) in &params {
-            let decl = sub.params.get(k).ok_or_else(|| err(format!("module {module} has no parameter {k:?}")))?;
-            let x: f64 = v.parse().map_err(|_| err(format!("params: {k} = {v:?} is not a number")))?;
+            let decl = sub
+                .params
+                .get(k)
+                .ok_or_else(|| err(format!("module {module} has no parameter {k:?}")))?;
+            let x: f64 = v
+                .parse()
+                .map_err(|_| err(format!("params: {k} = {v:?} is not a number")))?;
             if !(decl.min..=decl.max).contains(&x) {
-                return Err(err(format!("params: {k} = {x} is outside {}..={}", decl.min, decl.max)));
+                return Err(err(format!(
+                    "params: {k} = {x} is outside {}..={}",
+                    decl.min, decl.max
+                )));
             }
             p.insert(k.clone(), x);
         }
         let prefix = format!("{}/", s.value("name").unwrap_or(&s.id).replace(' ', "_"));
         let mut steps = Vec::new();
         for step in sub.steps {
-            steps.push(rename_step(step, &s.id, &prefix, &mut values, &out_names, &p));
+            steps.push(rename_step(
+                step,
+                &s.id,
+                &prefix,
+                &mut values,
+                &out_names,
+                &p,
+            ));
         }
         Ok(steps)
     }
@@ -621,17 +776,36 @@ impl Checker<'_> {
         super::BUILTIN
             .iter()
             .find(|(n, _)| *n == module)
-            .map(|(n, t)| (PathBuf::from(format!("<builtin pipelines/{n}.toml>")), t.to_string()))
+            .map(|(n, t)| {
+                (
+                    PathBuf::from(format!("<builtin pipelines/{n}.toml>")),
+                    t.to_string(),
+                )
+            })
             .ok_or_else(|| format!("no module {module:?}"))
     }
 
     /// Outputs, quick-look and SEG name values of the right types.
     fn declared_outputs(&self, raw: &RawSpec) -> Result<(), SpecError> {
         let ty = |v: &str, what: &str, allowed: &[Ty]| -> Result<(), SpecError> {
-            let line = self.text.find(&format!("\"{v}\"")).map(|o| line_of(self.text, o));
-            let t = self.types.get(v).ok_or_else(|| self.err(line, format!("{what}: no input or step provides the value {v:?}")))?;
+            let line = self
+                .text
+                .find(&format!("\"{v}\""))
+                .map(|o| line_of(self.text, o));
+            let t = self.types.get(v).ok_or_else(|| {
+                self.err(
+                    line,
+                    format!("{what}: no input or step provides the value {v:?}"),
+                )
+            })?;
             if !allowed.contains(t) {
-                return Err(self.err(line, format!("{what}: {v:?} is a {}, not one of the types that can be written here", t.name())));
+                return Err(self.err(
+                    line,
+                    format!(
+                        "{what}: {v:?} is a {}, not one of the types that can be written here",
+                        t.name()
+                    ),
+                ));
             }
             Ok(())
         };
@@ -644,14 +818,20 @@ impl Checker<'_> {
             ty(&q.labels, "quicklook labels", &[Ty::Mask, Ty::Labels])?;
             for k in q.colours.keys() {
                 if k.parse::<u32>().is_err() {
-                    return Err(self.err(self.section_line("[quicklook"), format!("quicklook colours: {k:?} is not a label number")));
+                    return Err(self.err(
+                        self.section_line("[quicklook"),
+                        format!("quicklook colours: {k:?} is not a label number"),
+                    ));
                 }
             }
         }
         if let Some(seg) = &raw.seg {
             ty(&seg.value, "seg value", &[Ty::Mask, Ty::Labels])?;
             if !raw.inputs.iter().any(|i| i.name == seg.source) {
-                return Err(self.err(self.section_line("[seg]"), format!("seg source {:?} is not an input", seg.source)));
+                return Err(self.err(
+                    self.section_line("[seg]"),
+                    format!("seg source {:?} is not an input", seg.source),
+                ));
             }
         }
         Ok(())
@@ -666,8 +846,14 @@ fn valid_value_name(s: &str) -> bool {
 fn substitute(v: &toml::Value, each: Option<&str>) -> toml::Value {
     match (v, each) {
         (toml::Value::String(s), Some(e)) => toml::Value::String(s.replace("{each}", e)),
-        (toml::Value::Array(a), Some(_)) => toml::Value::Array(a.iter().map(|x| substitute(x, each)).collect()),
-        (toml::Value::Table(t), Some(_)) => toml::Value::Table(t.iter().map(|(k, x)| (k.clone(), substitute(x, each))).collect()),
+        (toml::Value::Array(a), Some(_)) => {
+            toml::Value::Array(a.iter().map(|x| substitute(x, each)).collect())
+        }
+        (toml::Value::Table(t), Some(_)) => toml::Value::Table(
+            t.iter()
+                .map(|(k, x)| (k.clone(), substitute(x, each)))
+                .collect(),
+        ),
         _ => v.clone(),
     }
 }
@@ -683,12 +869,22 @@ fn rename_step(
     out_names: &BTreeMap<String, String>,
     params: &BTreeMap<String, f64>,
 ) -> Step {
-    let read = |n: &str, values: &BTreeMap<String, String>| values.get(n).cloned().unwrap_or_else(|| format!("{prefix}{n}"));
+    let read = |n: &str, values: &BTreeMap<String, String>| {
+        values
+            .get(n)
+            .cloned()
+            .unwrap_or_else(|| format!("{prefix}{n}"))
+    };
     let mut writes = Vec::new();
     // An omitted `out` writes the primary value: make it explicit first so
     // that it is renamed as a write, not as a read.
     if step.op.key("out").is_some() && step.value("out").is_none() {
-        if let Some(p) = step.op.primary().and_then(|k| step.value(k)).map(str::to_string) {
+        if let Some(p) = step
+            .op
+            .primary()
+            .and_then(|k| step.value(k))
+            .map(str::to_string)
+        {
             step.args.insert("out".into(), StepArg::Value(p));
         }
     }
@@ -701,12 +897,17 @@ fn rename_step(
                 }
             }
             (Key::Write(_), Some(StepArg::Value(v))) => writes.push((def.name, v.clone())),
-            (_, Some(StepArg::Num(n @ ParamValue::Param(_)))) => *n = ParamValue::Lit(n.get(params)),
+            (_, Some(StepArg::Num(n @ ParamValue::Param(_)))) => {
+                *n = ParamValue::Lit(n.get(params))
+            }
             _ => {}
         }
     }
     for (key, old) in writes {
-        let new = out_names.get(&old).cloned().unwrap_or_else(|| format!("{prefix}{old}"));
+        let new = out_names
+            .get(&old)
+            .cloned()
+            .unwrap_or_else(|| format!("{prefix}{old}"));
         values.insert(old, new.clone());
         step.args.insert(key.to_string(), StepArg::Value(new));
     }

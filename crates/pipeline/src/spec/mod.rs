@@ -224,40 +224,71 @@ mod tests {
         assert_eq!(s.defaults()["threshold"], 0.5);
         assert_eq!(s.types["brain_mask"], Ty::Mask);
         assert_eq!(s.types["preprocessed"], Ty::Image);
-        Spec::builtin("skull-strip-n4", &registry()).unwrap().unwrap();
+        Spec::builtin("skull-strip-n4", &registry())
+            .unwrap()
+            .unwrap();
     }
 
     #[test]
     fn refusals_name_the_file_line_and_problem() {
         let e = refuse("[[step]]\nop = \"nope\"\nimage = \"t1\"\n");
         assert_eq!(e.line, Some(8), "{e}");
-        assert!(e.to_string().starts_with("m.toml:8: step 1: unknown op \"nope\""), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("m.toml:8: step 1: unknown op \"nope\""),
+            "{e}"
+        );
 
         let e = refuse("[[step]]\nop = \"reorient\"\nimage = \"t1\"\nfoo = 1\n");
         assert!(e.to_string().contains("unknown key \"foo\""), "{e}");
 
         let e = refuse("[[step]]\nop = \"threshold\"\nprob = \"p\"\nvalue = 0.5\nout = \"m\"\n");
-        assert!(e.to_string().contains("reads \"p\", which no input or earlier step provides"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("reads \"p\", which no input or earlier step provides"),
+            "{e}"
+        );
         assert!(e.to_string().contains("m.toml:8"), "{e}");
 
         let e = refuse("[[step]]\nop = \"grow\"\nmask = \"t1\"\nvoxels = 1\n");
-        assert!(e.to_string().contains("\"t1\" is a image, this op needs a mask"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("\"t1\" is a image, this op needs a mask"),
+            "{e}"
+        );
 
         let e = refuse("[[step]]\nop = \"resize\"\nimage = \"t1\"\nmodel = \"no-such-model\"\n");
-        assert!(e.to_string().contains("unknown model \"no-such-model\""), "{e}");
+        assert!(
+            e.to_string().contains("unknown model \"no-such-model\""),
+            "{e}"
+        );
 
         let e = refuse("[[step]]\nop = \"grow\"\nmask = \"t1\"\nvoxels = \"$missing\"\n");
         assert!(e.to_string().contains("unknown parameter $missing"), "{e}");
 
         let e = refuse("[[step]]\nop = \"reorient\"\nimage = \"t1\"\n[[output]]\nname = \"x\"\nvalue = \"nothing\"\nfile = \"x.nii.gz\"\n");
-        assert!(e.to_string().contains("no input or step provides the value \"nothing\""), "{e}");
+        assert!(
+            e.to_string()
+                .contains("no input or step provides the value \"nothing\""),
+            "{e}"
+        );
     }
 
     #[test]
     fn old_format_and_other_versions_are_refused() {
-        let e = Spec::parse("[pipeline]\nname = \"x\"\n", Path::new("old.toml"), &registry()).unwrap_err();
+        let e = Spec::parse(
+            "[pipeline]\nname = \"x\"\n",
+            Path::new("old.toml"),
+            &registry(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("old spec format"), "{e}");
-        let e = Spec::parse(&HEAD.replace("spec_version = 1", "spec_version = 9"), Path::new("v.toml"), &registry()).unwrap_err();
+        let e = Spec::parse(
+            &HEAD.replace("spec_version = 1", "spec_version = 9"),
+            Path::new("v.toml"),
+            &registry(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("spec_version 9"), "{e}");
     }
 
@@ -277,7 +308,11 @@ mod tests {
         assert_eq!(first.op.name, "first-volume");
         assert_eq!(first.value("image"), Some("t1_ras"));
         assert_eq!(first.out(), Some("strip/t1"));
-        let threshold = s.steps.iter().find(|x| x.op.name == "threshold" && x.out() == Some("strip/mask")).unwrap();
+        let threshold = s
+            .steps
+            .iter()
+            .find(|x| x.op.name == "threshold" && x.out() == Some("strip/mask"))
+            .unwrap();
         assert_eq!(threshold.num("value", &BTreeMap::new()), Some(0.6));
     }
 }

@@ -368,7 +368,11 @@ fn describe(k: Key) -> String {
         Key::Num => "number or `\"$param\"`".into(),
         Key::Int => "whole number or `\"$param\"`".into(),
         Key::Bool => "`true` / `false`".into(),
-        Key::Choice(c) => c.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "),
+        Key::Choice(c) => c
+            .iter()
+            .map(|x| format!("`{x}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
         Key::NumList => "list of numbers".into(),
         Key::IntList => "list of whole numbers".into(),
         Key::Model => "model name (models.toml)".into(),

@@ -48,7 +48,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 /// A built-in module name, or a spec file (the same lookup as `deepneuro run`).
 fn find_spec(module: &str) -> Result<Spec, Failure> {
     let registry = deepneuro_registry::Registry::load_default(None)?;
-    Spec::resolve(module, &registry).map_err(|e| Failure::new(Code::Input, format!("module spec {e}")))
+    Spec::resolve(module, &registry)
+        .map_err(|e| Failure::new(Code::Input, format!("module spec {e}")))
 }
 
 /// Option names go into `case` patterns unquoted and the module name into
