@@ -3,6 +3,7 @@
 mod collect;
 mod predict;
 mod preprocess;
+mod run;
 mod wrap;
 
 use deepneuro_testkit::{run_python, script};

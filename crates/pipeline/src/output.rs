@@ -324,6 +324,13 @@ fn seg(
         return Ok(None);
     };
     let labels = value.to_volume()?;
+    if labels.nifti_slice().iter().all(|&v| v == 0.0) {
+        // A SEG has no way to say "nothing": an allowed empty result gets none.
+        let msg = "no DICOM SEG written: the result is empty".to_string();
+        tracing::warn!("{msg}");
+        run.warnings.push(msg);
+        return Ok(None);
+    }
     let dest = plan.folder.join(file_name(&decl.file, case));
     let tmp = staged.path(dest.clone());
     crate::dicom::write_seg(

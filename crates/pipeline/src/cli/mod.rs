@@ -579,7 +579,10 @@ fn save_step(
     values: &mut BTreeMap<String, Value>,
 ) -> Result<(), PipelineError> {
     std::fs::create_dir_all(dir).map_err(|e| output::unwritable(dir, e.to_string()))?;
-    let mut names: Vec<String> = s.out().map(str::to_string).into_iter().collect();
+    let mut names: Vec<String> = Vec::new();
+    if s.op.key("out").is_some() {
+        names.extend(s.out().map(str::to_string));
+    }
     names.extend(s.value("model_input").map(str::to_string));
     for name in names {
         let Some(v) = values.get_mut(&name) else {

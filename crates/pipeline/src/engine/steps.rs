@@ -811,18 +811,28 @@ fn stack(e: &Engine, s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError
     let mut tensors = Vec::new();
     let mut grid: Option<(Affine, [usize; 3])> = None;
     for n in &names {
-        let f = match run.values.get_mut(n) {
-            Some(Value::Image(f)) => f,
-            _ => return Err(PipelineError::step(&s.id, format!("{n:?} is not an image"))),
-        };
+        let value = run
+            .values
+            .get_mut(n)
+            .ok_or_else(|| PipelineError::step(&s.id, format!("value {n:?} is missing")))?;
+        let (affine, shape) = value
+            .grid()
+            .ok_or_else(|| PipelineError::step(&s.id, format!("{n:?} has no grid")))?;
         if let Some((_, sh)) = grid {
-            same_grid(s, sh, f.shape)?;
+            same_grid(s, sh, shape)?;
         }
-        grid.get_or_insert((f.affine, f.shape));
-        tensors.push(f.tensor(e.device())?.f_to_kind(Kind::Float)?);
+        grid.get_or_insert((affine, shape));
+        let t = match value {
+            Value::Image(f) | Value::Probability(f) => f.tensor(e.device())?,
+            Value::Mask(m) => {
+                torch_ops::mask_to_tensor(&m.mask, Kind::Float, e.device())?.f_unsqueeze(0)?
+            }
+            v => return Err(wrong(s, "images", v)),
+        };
+        tensors.push(t.f_to_kind(Kind::Float)?);
     }
     let (affine, _) = grid.ok_or_else(|| PipelineError::step(&s.id, "no images"))?;
-    let t = Tensor::f_cat(&tensors, 0)?;
+    let t = Tensor::f_cat(&tensors, 0)?.f_contiguous()?;
     Ok(Value::Image(Field::from_tensor_at(
         t,
         affine,

@@ -386,26 +386,27 @@ impl Checker<'_> {
                 ),
             )
         })?;
-        let each: Vec<Option<String>> =
-            match table.get("for_each") {
-                None => vec![None],
-                Some(toml::Value::Array(a)) if !a.is_empty() => a
-                    .iter()
-                    .map(|v| v.as_str().map(|s| Some(s.to_string())))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| {
-                        self.err(
-                            at,
-                            format!("step {index} ({op_name}): `for_each` must be a list of names"),
-                        )
-                    })?,
-                Some(_) => return Err(self.err(
+        let each: Vec<Option<String>> = match table.get("for_each") {
+            None => vec![None],
+            Some(toml::Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|v| v.as_str().map(|s| Some(s.to_string())))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    self.err(
+                        at,
+                        format!("step {index} ({op_name}): `for_each` must be a list of names"),
+                    )
+                })?,
+            Some(_) => {
+                return Err(self.err(
                     at,
                     format!(
                         "step {index} ({op_name}): `for_each` must be a non-empty list of names"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let mut out = Vec::new();
         for e in each {
             let id_base = match table.get("name") {

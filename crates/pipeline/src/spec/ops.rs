@@ -288,9 +288,9 @@ pub const OPS: &[OpDef] = &[
     },
     OpDef {
         name: "stack",
-        help: "Stack images of one grid as channels; with `model`, in the order of its models.toml `modalities` (matched to each input's `contrast`).",
+        help: "Stack values of one grid as channels; with `model`, images in the order of its models.toml `modalities` (matched to each input's `contrast`).",
         keys: &[
-            req("images", Key::ReadList(IMAGE), "the images"),
+            req("images", Key::ReadList(&[Image, Mask, Probability]), "the images (a mask or probability map is one more channel)"),
             opt("model", Key::Model, "order the channels as this model's modalities"),
             out_new(Image),
         ],
