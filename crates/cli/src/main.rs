@@ -101,23 +101,6 @@ enum Command {
     },
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DEEPNEURO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-}
-
 fn print_version() {
     let rt = deepneuro_core::describe_runtime();
     println!("deepneuro {LONG_VERSION}");
@@ -131,7 +114,7 @@ fn print_version() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    deepneuro_core::logging::init(cli.verbose, cli.quiet, "warn");
     if cli.version {
         print_version();
         return ExitCode::SUCCESS;

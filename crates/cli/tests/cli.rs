@@ -1,6 +1,7 @@
 //! The `deepneuro` binary end to end: output, exit codes, no partial files.
 
 mod collect;
+mod logging;
 mod predict;
 mod preprocess;
 mod wrap;

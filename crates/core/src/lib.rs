@@ -8,6 +8,7 @@
 mod autocast;
 mod cuda;
 mod device;
+pub mod logging;
 mod tensor;
 
 pub use autocast::autocast;
