@@ -3,6 +3,7 @@
 mod commands;
 mod exit;
 mod input;
+mod overwrite;
 
 use clap::{Parser, Subcommand};
 use exit::Failure;

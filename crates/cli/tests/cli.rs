@@ -2,6 +2,7 @@
 
 mod collect;
 mod logging;
+mod overwrite;
 mod predict;
 mod preprocess;
 mod wrap;

@@ -115,6 +115,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
         .out
         .as_ref()
         .ok_or_else(|| Failure::new(Code::Usage, "--out is required"))?;
+    crate::overwrite::refuse(&[Some(a.source.as_path())], &[Some(out.as_path())])?;
     if a.groups.is_empty() {
         return Err(Failure::new(
             Code::Usage,

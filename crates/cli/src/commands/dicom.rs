@@ -57,6 +57,10 @@ pub fn run(cmd: &DicomCommand) -> Result<(), Failure> {
             series,
             out,
         } => {
+            crate::overwrite::refuse(
+                &[Some(source.as_path()), Some(mask.as_path())],
+                &[Some(out.as_path())],
+            )?;
             let scan = deepneuro_dicom::scan(source)?;
             let info = deepneuro_dicom::select(&scan, series.as_ref())?;
             let mask_volume = deepneuro_io::read(mask)?;

@@ -69,6 +69,10 @@ impl Forward for AsForward<'_> {
 }
 
 pub fn run(a: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[Some(a.model.as_path()), Some(a.input.as_path())],
+        &[Some(a.output.as_path())],
+    )?;
     deepneuro_io::Format::from_path(&a.output).map_err(|e| Failure::new(Code::Output, e))?;
     if !(0.0..1.0).contains(&a.overlap) {
         return Err(Failure::new(

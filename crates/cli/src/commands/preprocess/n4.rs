@@ -55,6 +55,10 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[Some(a.input.as_path()), a.mask.as_deref()],
+        &[Some(a.output.as_path()), a.bias_field.as_deref()],
+    )?;
     check_output(&a.output)?;
     if let Some(f) = &a.bias_field {
         check_output(f)?;

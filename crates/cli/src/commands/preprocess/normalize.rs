@@ -37,6 +37,14 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[
+            Some(a.input.as_path()),
+            a.mask.as_deref(),
+            a.histogram_match.as_deref(),
+        ],
+        &[Some(a.output.as_path())],
+    )?;
     check_output(&a.output)?;
     let vol = load(&a.input, &a.common)?;
     let (out, secs, method) = if a.zscore {

@@ -82,6 +82,18 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[
+            Some(a.fixed.as_path()),
+            Some(a.moving.as_path()),
+            a.fixed_mask.as_deref(),
+        ],
+        &[
+            Some(a.output.as_path()),
+            a.itk_transform.as_deref(),
+            a.matrix.as_deref(),
+        ],
+    )?;
     check_output(&a.output)?;
     if a.tool != RegTool::Native {
         return run_external(a);
