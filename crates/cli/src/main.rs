@@ -89,6 +89,16 @@ enum Command {
         after_help = "Example:\n  deepneuro wrap skull-strip --out ~/bin\n  ~/bin/skull-strip --t1 'scans/patient 01' --output-folder 'results/patient 01'"
     )]
     Wrap(commands::wrap::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(
+        after_help = "Examples:\n  deepneuro completions bash > ~/.local/share/bash-completion/completions/deepneuro\n  deepneuro completions zsh > ~/.zfunc/_deepneuro\n  deepneuro completions fish > ~/.config/fish/completions/deepneuro.fish"
+    )]
+    Completions(commands::docs::CompletionsArgs),
+    /// Write man pages for deepneuro and each subcommand (or print deepneuro.1 on stdout).
+    #[command(
+        after_help = "Example:\n  deepneuro man --out ~/.local/share/man/man1 && man deepneuro-preprocess-n4"
+    )]
+    Man(commands::docs::ManArgs),
     /// Run a module's pipeline spec, e.g. pipelines/skull-strip.toml (same flags as the module binary).
     #[command(
         after_help = "Example:\n  deepneuro run pipelines/skull-strip.toml --t1 head.nii.gz --output-folder out\n  deepneuro run pipelines/skull-strip.toml --help"
@@ -136,6 +146,10 @@ fn main() -> ExitCode {
         Some(Command::Predict(a)) => commands::predict::run(a),
         Some(Command::Train(a)) => commands::train::run(a),
         Some(Command::Wrap(a)) => commands::wrap::run(a),
+        Some(Command::Completions(a)) => {
+            commands::docs::completions(a, <Cli as clap::CommandFactory>::command())
+        }
+        Some(Command::Man(a)) => commands::docs::man(a, <Cli as clap::CommandFactory>::command()),
         // The pipeline runner owns its arguments, output and exit codes, so
         // `deepneuro run SPEC` and the module binary behave identically.
         Some(Command::Run { spec, args }) => {
