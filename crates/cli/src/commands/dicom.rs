@@ -30,7 +30,7 @@ pub enum DicomCommand {
         /// Segment name (SNOMED CT codes are chosen for brain, tumour, ...).
         #[arg(long, default_value = "segment")]
         label: String,
-        /// The source series, when the folder holds several.
+        /// The source series, when the folder holds several (default: the folder's only series).
         #[arg(long, value_name = "NUMBER|UID|REGEX")]
         series: Option<SeriesSelector>,
         /// The DICOM SEG file to write.

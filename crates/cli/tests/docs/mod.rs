@@ -1,5 +1,5 @@
 //! What the command says about itself: shell completions and man pages
-//! generated from its argument definitions.
+//! generated from its argument definitions, and defaults in `--help`.
 
 use std::ffi::OsStr;
 use std::process::{Command, Output};
@@ -113,4 +113,121 @@ fn strip_overstrike(s: &str) -> String {
         }
     }
     out.into_iter().collect()
+}
+
+/// The subcommand paths under `path` (`["preprocess", "n4"]`, ...), from the
+/// "Commands:" section of each `--help`.
+fn subcommands(path: &[String], found: &mut Vec<Vec<String>>) {
+    let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+    args.push("--help");
+    let help = stdout(&deepneuro(&args));
+    let Some(start) = help.find("\nCommands:\n") else {
+        return;
+    };
+    for line in help[start + 11..].lines() {
+        if line.trim().is_empty() || !line.starts_with("  ") {
+            break;
+        }
+        let name = line.split_whitespace().next().unwrap_or("");
+        if name == "help" || name.starts_with('-') {
+            continue;
+        }
+        let mut sub = path.to_vec();
+        sub.push(name.to_string());
+        found.push(sub.clone());
+        subcommands(&sub, found);
+    }
+}
+
+/// Each option of a `--help` text that takes a value: its name and the
+/// text of its entry.
+fn value_options(help: &str) -> Vec<(String, String)> {
+    let Some(start) = help.find("\nOptions:\n") else {
+        return Vec::new();
+    };
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for line in help[start + 10..].lines() {
+        let indent = line.len() - line.trim_start().len();
+        if !line.trim().is_empty() && indent == 0 {
+            break;
+        }
+        if (2..=6).contains(&indent) && line.trim_start().starts_with('-') {
+            let head = line.trim_start();
+            let long = head
+                .split([' ', ','])
+                .find(|w| w.starts_with("--"))
+                .unwrap_or(head)
+                .to_string();
+            entries.push((long, String::new()));
+        }
+        if let Some((_, text)) = entries.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    entries
+        .into_iter()
+        .filter(|(_, text)| text.lines().next().is_some_and(|l| l.contains(" <")))
+        .collect()
+}
+
+/// Options without a default by nature: one of a set must be given (the
+/// method of `normalize`, the target grid of `resample`), the option is
+/// needed though clap cannot say so (`collect --group`, and `--out` unless
+/// `--info`), or its text belongs to the registry crate (`models import
+/// --member`).
+const NO_DEFAULT: &[(&str, &str)] = &[
+    ("collect", "--group"),
+    ("collect", "--out"),
+    ("preprocess resample", "--spacing"),
+    ("preprocess resample", "--like"),
+    ("preprocess normalize", "--percentiles"),
+    ("preprocess normalize", "--histogram-match"),
+    ("models import", "--member"),
+];
+
+#[test]
+fn help_shows_every_default() {
+    let o = deepneuro(&["predict", "--help"]);
+    super::assert_success(&o);
+    let help = stdout(&o);
+    for shown in [
+        "[default: 0.25]",
+        "[default: constant]",
+        "[default: 1]",
+        "[default: auto]",
+    ] {
+        assert!(help.contains(shown), "{shown} missing: {help}");
+    }
+
+    // Every option that takes a value, in every subcommand, shows its
+    // default, says in words what happens without it, or is required (in
+    // the usage line).
+    let mut paths = vec![Vec::new()];
+    subcommands(&[], &mut paths);
+    assert!(paths.len() > 15, "{paths:?}");
+    let mut missing = Vec::new();
+    for path in &paths {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = stdout(&deepneuro(&args));
+        let usage = help
+            .lines()
+            .find(|l| l.starts_with("Usage:"))
+            .unwrap_or("")
+            .to_string();
+        let name = path.join(" ");
+        for (option, text) in value_options(&help) {
+            let required = usage.contains(&format!("{option} <"));
+            let allowed = NO_DEFAULT.contains(&(name.as_str(), option.as_str()));
+            if !required && !allowed && !text.to_lowercase().contains("default") {
+                missing.push(format!("deepneuro {name} {option}:\n{text}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no default shown:\n{}",
+        missing.join("\n")
+    );
 }

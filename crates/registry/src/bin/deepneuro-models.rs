@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use deepneuro_registry::{run, ModelsCommand, RunContext};
+use deepneuro_registry::{run, ModelsCommand, NetworkConfig, RunContext};
 
 #[derive(Debug, Parser)]
 #[command(name = "deepneuro-models", about = "Manage DeepNeuro model weights")]
@@ -20,12 +20,12 @@ struct Args {
     /// Never touch the network (also DEEPNEURO_OFFLINE=1).
     #[arg(long, global = true)]
     offline: bool,
-    /// Read timeout in seconds.
-    #[arg(long, global = true)]
-    read_timeout: Option<f64>,
+    /// Read timeout in seconds: the longest wait for the response or for the next bytes of it.
+    #[arg(long, global = true, default_value_t = NetworkConfig::default().read_timeout.as_secs_f64())]
+    read_timeout: f64,
     /// Retries per URL after a transient failure.
-    #[arg(long, global = true)]
-    retries: Option<u32>,
+    #[arg(long, global = true, default_value_t = NetworkConfig::default().retries)]
+    retries: u32,
     #[command(subcommand)]
     command: ModelsCommand,
 }
@@ -68,12 +68,10 @@ fn main() -> ExitCode {
             ctx.cache = deepneuro_registry::Cache::new(dir);
         }
         ctx.offline |= args.offline;
-        if let Some(secs) = args.read_timeout.filter(|s| s.is_finite() && *s > 0.0) {
-            ctx.network.read_timeout = Duration::from_secs_f64(secs.min(86_400.0));
+        if args.read_timeout.is_finite() && args.read_timeout > 0.0 {
+            ctx.network.read_timeout = Duration::from_secs_f64(args.read_timeout.min(86_400.0));
         }
-        if let Some(r) = args.retries {
-            ctx.network.retries = r;
-        }
+        ctx.network.retries = args.retries;
         run(&args.command, &ctx)
     });
     match result {
