@@ -1,5 +1,6 @@
 //! What the command says about itself: shell completions and man pages
-//! generated from its argument definitions, and defaults in `--help`.
+//! generated from its argument definitions, defaults in `--help`, and the
+//! README section on the command.
 
 use std::ffi::OsStr;
 use std::process::{Command, Output};
@@ -113,6 +114,23 @@ fn strip_overstrike(s: &str) -> String {
         }
     }
     out.into_iter().collect()
+}
+
+#[test]
+fn readme_documents_logging_completions_and_man() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme.find("## The `deepneuro` command").unwrap();
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    for needle in [
+        "NO_COLOR",
+        "DEEPNEURO_LOG",
+        "deepneuro completions",
+        "deepneuro man",
+    ] {
+        assert!(section.contains(needle), "README section lacks {needle}");
+    }
 }
 
 /// The subcommand paths under `path` (`["preprocess", "n4"]`, ...), from the
