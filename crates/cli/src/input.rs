@@ -10,7 +10,8 @@ use std::path::Path;
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct InputOptions {
     /// DICOM input: the series to read, by number (`5`, `5.2`), UID, or a
-    /// regex on the description; required when the folder holds several.
+    /// regex on the description; required when the folder holds several
+    /// (default: the folder's only series).
     #[arg(long, value_name = "NUMBER|UID|REGEX")]
     pub series: Option<SeriesSelector>,
     /// DICOM input: resample a series with missing slices or uneven spacing

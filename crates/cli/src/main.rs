@@ -3,6 +3,7 @@
 mod commands;
 mod exit;
 mod input;
+mod overwrite;
 
 use clap::{Parser, Subcommand};
 use exit::Failure;
@@ -88,6 +89,16 @@ enum Command {
         after_help = "Example:\n  deepneuro wrap skull-strip --out ~/bin\n  ~/bin/skull-strip --t1 'scans/patient 01' --output-folder 'results/patient 01'"
     )]
     Wrap(commands::wrap::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(
+        after_help = "Examples:\n  deepneuro completions bash > ~/.local/share/bash-completion/completions/deepneuro\n  deepneuro completions zsh > ~/.zfunc/_deepneuro\n  deepneuro completions fish > ~/.config/fish/completions/deepneuro.fish"
+    )]
+    Completions(commands::docs::CompletionsArgs),
+    /// Write man pages for deepneuro and each subcommand (or print deepneuro.1 on stdout).
+    #[command(
+        after_help = "Example:\n  deepneuro man --out ~/.local/share/man/man1 && man deepneuro-preprocess-n4"
+    )]
+    Man(commands::docs::ManArgs),
     /// Run a module by name (see `deepneuro modules`) or from a spec file, with the module's own options.
     #[command(
         disable_help_flag = true,
@@ -110,23 +121,6 @@ enum Command {
     },
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DEEPNEURO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-}
-
 fn print_version() {
     let rt = deepneuro_core::describe_runtime();
     println!("deepneuro {LONG_VERSION}");
@@ -142,7 +136,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // `deepneuro run` hands the log set-up, with -v/-q, to the module.
     if !matches!(cli.command, Some(Command::Run { .. })) {
-        init_logging(cli.verbose, cli.quiet);
+        deepneuro_core::logging::init(cli.verbose, cli.quiet, "warn");
     }
     if cli.version {
         print_version();
@@ -164,6 +158,10 @@ fn main() -> ExitCode {
         Some(Command::Predict(a)) => commands::predict::run(a),
         Some(Command::Train(a)) => commands::train::run(a),
         Some(Command::Wrap(a)) => commands::wrap::run(a),
+        Some(Command::Completions(a)) => {
+            commands::docs::completions(a, <Cli as clap::CommandFactory>::command())
+        }
+        Some(Command::Man(a)) => commands::docs::man(a, <Cli as clap::CommandFactory>::command()),
         // The module runner owns its arguments, output and exit codes, so
         // `deepneuro run NAME` and the module binary behave identically.
         Some(Command::Run { spec, args }) => {

@@ -1,6 +1,9 @@
 //! The `deepneuro` binary end to end: output, exit codes, no partial files.
 
 mod collect;
+mod docs;
+mod logging;
+mod overwrite;
 mod predict;
 mod preprocess;
 mod run;

@@ -11,9 +11,11 @@ mod error;
 mod gz;
 pub mod nifti;
 pub mod nrrd;
+mod paths;
 
 pub use atomic::write_atomic;
 pub use error::IoError;
+pub use paths::{is_inside, same_file};
 
 use deepneuro_volume::Volume;
 use std::path::Path;

@@ -16,7 +16,8 @@ pub struct Args {
     #[arg(long = "group", value_name = "NAME=PATTERNS", value_parser = parse_group)]
     pub groups: Vec<(String, Vec<String>)>,
     /// Augmentations applied to each case before writing, e.g.
-    /// 'patches(size=64x64x64,count=8,label=ground_truth,label_fraction=0.7); flip(axes=0,p=0.5)'.
+    /// 'patches(size=64x64x64,count=8,label=ground_truth,label_fraction=0.7); flip(axes=0,p=0.5)'
+    /// (default: none, each case written as it is).
     #[arg(long)]
     pub augment: Option<String>,
     /// The HDF5 file to write.
@@ -115,6 +116,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
         .out
         .as_ref()
         .ok_or_else(|| Failure::new(Code::Usage, "--out is required"))?;
+    crate::overwrite::refuse(&[Some(a.source.as_path())], &[Some(out.as_path())])?;
     if a.groups.is_empty() {
         return Err(Failure::new(
             Code::Usage,

@@ -16,6 +16,10 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[Some(args.input.as_path())],
+        &[Some(args.output.as_path())],
+    )?;
     // Check the output name before reading a large input.
     deepneuro_io::Format::from_path(&args.output).map_err(|e| Failure::new(Code::Output, e))?;
     let mut vol = crate::input::read_input(&args.input, &args.source)?;

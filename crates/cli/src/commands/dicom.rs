@@ -30,7 +30,7 @@ pub enum DicomCommand {
         /// Segment name (SNOMED CT codes are chosen for brain, tumour, ...).
         #[arg(long, default_value = "segment")]
         label: String,
-        /// The source series, when the folder holds several.
+        /// The source series, when the folder holds several (default: the folder's only series).
         #[arg(long, value_name = "NUMBER|UID|REGEX")]
         series: Option<SeriesSelector>,
         /// The DICOM SEG file to write.
@@ -57,6 +57,10 @@ pub fn run(cmd: &DicomCommand) -> Result<(), Failure> {
             series,
             out,
         } => {
+            crate::overwrite::refuse(
+                &[Some(source.as_path()), Some(mask.as_path())],
+                &[Some(out.as_path())],
+            )?;
             let scan = deepneuro_dicom::scan(source)?;
             let info = deepneuro_dicom::select(&scan, series.as_ref())?;
             let mask_volume = deepneuro_io::read(mask)?;

@@ -1,6 +1,7 @@
 pub mod collect;
 pub mod convert;
 pub mod dicom;
+pub mod docs;
 pub mod doctor;
 pub mod info;
 pub mod models;

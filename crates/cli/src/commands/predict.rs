@@ -40,13 +40,15 @@ pub struct Args {
     /// Patches per forward pass.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
-    /// Keep only this central part X,Y,Z of each predicted patch.
+    /// Keep only this central part X,Y,Z of each predicted patch (default: the whole patch).
     #[arg(long, value_delimiter = ',')]
     pub center_crop: Vec<i64>,
-    /// Skip patches whose input is everywhere <= this value (e.g. 0 for background).
+    /// Skip patches whose input is everywhere <= this value, e.g. 0 for background
+    /// (default: run every patch).
     #[arg(long, allow_hyphen_values = true)]
     pub skip_empty: Option<f32>,
-    /// auto, cpu, cuda or cuda:N.
+    /// The compute device: auto (CUDA when usable, else the CPU), cpu, cuda or cuda:N.
+    /// On the CPU every available core is used (the cgroup quota counted).
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Run the model in mixed precision (autocast) on a CUDA device; ignored on the CPU.
@@ -69,6 +71,10 @@ impl Forward for AsForward<'_> {
 }
 
 pub fn run(a: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[Some(a.model.as_path()), Some(a.input.as_path())],
+        &[Some(a.output.as_path())],
+    )?;
     deepneuro_io::Format::from_path(&a.output).map_err(|e| Failure::new(Code::Output, e))?;
     if !(0.0..1.0).contains(&a.overlap) {
         return Err(Failure::new(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use deepneuro_registry::{run, ModelsCommand, RunContext};
+use deepneuro_registry::{run, ModelsCommand, NetworkConfig, RunContext};
 
 #[derive(Debug, Parser)]
 #[command(name = "deepneuro-models", about = "Manage DeepNeuro model weights")]
@@ -20,36 +20,58 @@ struct Args {
     /// Never touch the network (also DEEPNEURO_OFFLINE=1).
     #[arg(long, global = true)]
     offline: bool,
-    /// Read timeout in seconds.
-    #[arg(long, global = true)]
-    read_timeout: Option<f64>,
+    /// Read timeout in seconds: the longest wait for the response or for the next bytes of it.
+    #[arg(long, global = true, default_value_t = NetworkConfig::default().read_timeout.as_secs_f64())]
+    read_timeout: f64,
     /// Retries per URL after a transient failure.
-    #[arg(long, global = true)]
-    retries: Option<u32>,
+    #[arg(long, global = true, default_value_t = NetworkConfig::default().retries)]
+    retries: u32,
     #[command(subcommand)]
     command: ModelsCommand,
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+/// The log on stderr, as `deepneuro`'s (`deepneuro_core::logging`) sets it
+/// up: the filter from `DEEPNEURO_LOG` when it is set and not empty (else
+/// warnings and errors), no module path, and colour only when stderr is a
+/// terminal and `NO_COLOR` is unset or empty (https://no-color.org). This
+/// crate cannot call that function: deepneuro-core links libtorch, and the
+/// registry must build without it (`make check-deps`), so the rule is
+/// repeated here. `RUST_LOG`, which this binary read before, is still taken
+/// when `DEEPNEURO_LOG` is not set, so scripts (and this crate's tests) that
+/// set it keep their log.
+fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let filter = match set("DEEPNEURO_LOG").or_else(|| set("RUST_LOG")) {
+        Some(spec) => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("warning: {spec:?} is not a valid log filter ({e}); using \"warn\"");
+            EnvFilter::new("warn")
+        }),
+        None => EnvFilter::new("warn"),
+    };
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+        .with_target(false)
+        .with_ansi(colour)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    init_logging();
     let args = Args::parse();
     let result = RunContext::from_env(args.manifest.clone()).and_then(|mut ctx| {
         if let Some(dir) = &args.cache_dir {
             ctx.cache = deepneuro_registry::Cache::new(dir);
         }
         ctx.offline |= args.offline;
-        if let Some(secs) = args.read_timeout.filter(|s| s.is_finite() && *s > 0.0) {
-            ctx.network.read_timeout = Duration::from_secs_f64(secs.min(86_400.0));
+        if args.read_timeout.is_finite() && args.read_timeout > 0.0 {
+            ctx.network.read_timeout = Duration::from_secs_f64(args.read_timeout.min(86_400.0));
         }
-        if let Some(r) = args.retries {
-            ctx.network.retries = r;
-        }
+        ctx.network.retries = args.retries;
         run(&args.command, &ctx)
     });
     match result {

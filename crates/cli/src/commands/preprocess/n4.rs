@@ -20,10 +20,10 @@ pub struct Args {
     pub input: PathBuf,
     /// Corrected output (.nii.gz, .nii, .nrrd), float32.
     pub output: PathBuf,
-    /// Fit the field inside this mask (non-zero voxels).
+    /// Fit the field inside this mask (non-zero voxels; default: every voxel).
     #[arg(long)]
     pub mask: Option<PathBuf>,
-    /// Also write the estimated multiplicative bias field here.
+    /// Also write the estimated multiplicative bias field here (default: not written).
     #[arg(long)]
     pub bias_field: Option<PathBuf>,
     /// Shrink factor of the image the field is fitted on.
@@ -55,6 +55,10 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[Some(a.input.as_path()), a.mask.as_deref()],
+        &[Some(a.output.as_path()), a.bias_field.as_deref()],
+    )?;
     check_output(&a.output)?;
     if let Some(f) = &a.bias_field {
         check_output(f)?;

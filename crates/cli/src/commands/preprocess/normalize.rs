@@ -12,7 +12,7 @@ pub struct Args {
     /// Z-score: subtract the mean, divide by the standard deviation (over the whole volume, --mask or --nonzero).
     #[arg(long, group = "method")]
     pub zscore: bool,
-    /// With --zscore: statistics inside this mask (non-zero voxels).
+    /// With --zscore: statistics inside this mask (non-zero voxels; default: the whole volume).
     #[arg(long, requires = "zscore")]
     pub mask: Option<PathBuf>,
     /// With --zscore: statistics over the non-zero voxels.
@@ -21,15 +21,16 @@ pub struct Args {
     /// Clip to these percentiles, e.g. 0.5,99.5.
     #[arg(long, value_parser = pair, group = "method")]
     pub percentiles: Option<(f64, f64)>,
-    /// With --percentiles: rescale the clipped range linearly to a,b.
+    /// With --percentiles: rescale the clipped range linearly to a,b (default: keep the clipped values).
     #[arg(long, value_parser = pair, requires = "percentiles")]
     pub rescale: Option<(f64, f64)>,
     /// Match the intensity histogram to this reference image.
     #[arg(long, value_name = "REFERENCE", group = "method")]
     pub histogram_match: Option<PathBuf>,
-    /// With --histogram-match: histogram levels and match points.
+    /// With --histogram-match: histogram levels.
     #[arg(long, default_value_t = HistogramMatchOptions::default().levels)]
     pub levels: usize,
+    /// With --histogram-match: quantiles matched between the two histograms.
     #[arg(long, default_value_t = HistogramMatchOptions::default().match_points)]
     pub match_points: usize,
     #[command(flatten)]
@@ -37,6 +38,14 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[
+            Some(a.input.as_path()),
+            a.mask.as_deref(),
+            a.histogram_match.as_deref(),
+        ],
+        &[Some(a.output.as_path())],
+    )?;
     check_output(&a.output)?;
     let vol = load(&a.input, &a.common)?;
     let (out, secs, method) = if a.zscore {

@@ -36,6 +36,7 @@ pub enum Init {
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegTool {
+    /// deepneuro's own registration (no external program needed).
     Native,
     /// ANTs' antsRegistration on PATH.
     Ants,
@@ -51,13 +52,16 @@ pub struct Args {
     pub moving: PathBuf,
     /// The moving image resampled onto the fixed grid (.nii.gz, .nii, .nrrd).
     pub output: PathBuf,
+    /// The transform estimated.
     #[arg(long, value_enum, default_value = "rigid")]
     pub transform: Kind,
+    /// The similarity measure optimised.
     #[arg(long, value_enum, default_value = "mattes")]
     pub metric: MetricArg,
     /// Histogram bins of Mattes mutual information.
     #[arg(long, default_value_t = 50)]
     pub bins: usize,
+    /// How the first transform is chosen.
     #[arg(long, value_enum, default_value = "center-of-mass")]
     pub init: Init,
     /// Shrink factors of the pyramid, coarse to fine.
@@ -66,15 +70,18 @@ pub struct Args {
     /// Gaussian smoothing per level in mm.
     #[arg(long, value_delimiter = ',', default_value = "2,1,0")]
     pub smoothing_sigmas: Vec<f64>,
-    /// Only voxels inside this mask of the fixed image drive the metric.
+    /// Only voxels inside this mask of the fixed image drive the metric (default: every voxel).
     #[arg(long)]
     pub fixed_mask: Option<PathBuf>,
-    /// Write the transform (fixed to moving, ITK's convention) as an ITK text transform file.
+    /// Write the transform (fixed to moving, ITK's convention) as an ITK text transform file
+    /// (default: not written).
     #[arg(long)]
     pub itk_transform: Option<PathBuf>,
-    /// Write the transform as a 4x4 matrix in RAS mm (fixed world to moving world).
+    /// Write the transform as a 4x4 matrix in RAS mm, fixed world to moving world
+    /// (default: not written).
     #[arg(long)]
     pub matrix: Option<PathBuf>,
+    /// Which implementation runs.
     #[arg(long, value_enum, default_value = "native")]
     pub tool: RegTool,
     #[command(flatten)]
@@ -82,6 +89,18 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[
+            Some(a.fixed.as_path()),
+            Some(a.moving.as_path()),
+            a.fixed_mask.as_deref(),
+        ],
+        &[
+            Some(a.output.as_path()),
+            a.itk_transform.as_deref(),
+            a.matrix.as_deref(),
+        ],
+    )?;
     check_output(&a.output)?;
     if a.tool != RegTool::Native {
         return run_external(a);

@@ -35,6 +35,10 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> Result<(), Failure> {
+    crate::overwrite::refuse(
+        &[Some(a.input.as_path()), a.like.as_deref()],
+        &[Some(a.output.as_path())],
+    )?;
     check_output(&a.output)?;
     let vol = load(&a.input, &a.common)?;
     let grid = match (&a.like, a.spacing) {

@@ -40,6 +40,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         Failure::new(Code::Input, format!("{}: {reason}", spec.path.display()))
     })?;
     let path = args.out.join(&spec.module.name);
+    crate::overwrite::refuse(&[Some(spec.path.as_path())], &[Some(path.as_path())])?;
     write_executable(&path, &script)?;
     println!("{}", path.display());
     Ok(())
