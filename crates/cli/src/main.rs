@@ -30,7 +30,7 @@ Examples:
     name = "deepneuro",
     about = "Deep learning for brain MRI: inspect, convert and check volumes and installs.",
     disable_version_flag = true,
-    after_help = format!("{EXAMPLES}\n\n{}", exit::HELP)
+    after_help = format!("{EXAMPLES}\n\n{}", exit::help())
 )]
 struct Cli {
     /// Print version, git revision, libtorch version and CUDA availability.
@@ -146,7 +146,7 @@ fn main() -> ExitCode {
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
-            return ExitCode::from(exit::Code::Usage as u8);
+            return exit::Code::Usage.exit();
         }
         Some(Command::Info(a)) => commands::info::run(a),
         Some(Command::Convert(a)) => commands::convert::run(a),

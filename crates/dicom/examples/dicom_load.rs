@@ -18,7 +18,7 @@ fn main() -> ExitCode {
                 Some(Ok(s)) => selector = Some(s),
                 Some(Err(e)) => {
                     eprintln!("error: {e}");
-                    return ExitCode::from(e.exit_code());
+                    return e.code().exit();
                 }
                 None => return ExitCode::from(2),
             }
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(e.exit_code());
+            return e.code().exit();
         }
     };
     let load_s = t.elapsed().as_secs_f64();

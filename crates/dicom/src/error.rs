@@ -1,17 +1,7 @@
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// Exit code for an input that is missing, unreadable or invalid (the
-/// project-wide code 3).
-pub const EXIT_INPUT: u8 = 3;
-/// Exit code for an output that cannot be written (the project-wide code 4).
-pub const EXIT_OUTPUT: u8 = 4;
-/// Exit code for a folder holding several series when none was chosen with
-/// `--series`, or a `--series` choice that matches no series or several.
-pub const EXIT_SERIES_CHOICE: u8 = 10;
-/// Exit code for valid DICOM that uses a feature this build cannot decode
-/// (a transfer syntax, a colour model, a bit depth).
-pub const EXIT_UNSUPPORTED: u8 = 11;
+use deepneuro_exit::Code;
 
 /// Why DICOM input could not be read or DICOM output written. Every message
 /// is one line naming the file or folder and the reason.
@@ -72,19 +62,19 @@ pub enum DicomError {
 }
 
 impl DicomError {
-    /// The process exit code for this error, following the project's table:
-    /// 3 invalid input, 4 unwritable output, 5 series choice needed or not
-    /// matching, 6 unsupported DICOM feature.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit code for this error, from the project's one table:
+    /// invalid input, unwritable output, series choice needed or not
+    /// matching, unsupported DICOM feature.
+    pub fn code(&self) -> Code {
         match self {
             DicomError::SeveralSeries { .. }
             | DicomError::NoMatch { .. }
-            | DicomError::AmbiguousMatch { .. } => EXIT_SERIES_CHOICE,
+            | DicomError::AmbiguousMatch { .. } => Code::SeriesChoice,
             DicomError::UnsupportedTransferSyntax { .. } | DicomError::Unsupported { .. } => {
-                EXIT_UNSUPPORTED
+                Code::Unsupported
             }
-            DicomError::Unwritable { .. } => EXIT_OUTPUT,
-            _ => EXIT_INPUT,
+            DicomError::Unwritable { .. } => Code::Output,
+            _ => Code::Input,
         }
     }
 

@@ -48,7 +48,7 @@ mod select;
 mod table;
 mod ts;
 
-pub use error::{DicomError, EXIT_INPUT, EXIT_OUTPUT, EXIT_SERIES_CHOICE, EXIT_UNSUPPORTED};
+pub use error::DicomError;
 pub use load::{load, LoadOptions};
 pub use scan::{is_dicom_input, scan, Scan, SeriesInfo, Skipped};
 pub use select::{select, series_list, SeriesSelector};

@@ -152,7 +152,7 @@ mod tests {
         ));
         assert!("".parse::<SeriesSelector>().is_err());
         let bad = "t1[".parse::<SeriesSelector>().unwrap_err();
-        assert_eq!(bad.exit_code(), crate::EXIT_INPUT);
+        assert_eq!(bad.code(), deepneuro_exit::Code::Input);
         assert!(!bad.to_string().contains('\n'));
         let s: SeriesSelector = "FLAIR".parse().unwrap();
         assert_eq!(s.to_string(), "FLAIR");

@@ -6,7 +6,7 @@ mod common;
 use common::{assert_matches, fixture, fixtures, voxels};
 use deepneuro_dicom::{
     format_json, format_table, is_dicom_input, load, read_volume, scan, select, DicomError,
-    LoadOptions, SeriesSelector, EXIT_SERIES_CHOICE,
+    LoadOptions, SeriesSelector,
 };
 use deepneuro_testkit::{read_json, read_npy, run_python, script};
 use deepneuro_volume::{DType, Volume};
@@ -189,7 +189,7 @@ fn mixed_folder_lists_series_and_skipped_files() {
 
     let err = select(&s, None).unwrap_err();
     assert!(matches!(err, DicomError::SeveralSeries { .. }));
-    assert_eq!(err.exit_code(), EXIT_SERIES_CHOICE);
+    assert_eq!(err.code(), deepneuro_exit::Code::SeriesChoice);
     let msg = err.to_string();
     println!("{msg}");
     assert!(msg.contains("T1 axial") && msg.contains("FLAIR oblique") && msg.contains("--series"));
@@ -201,7 +201,7 @@ fn mixed_folder_lists_series_and_skipped_files() {
     assert_eq!(pick("flair").unwrap(), "7");
     assert_eq!(pick(&s.series[1].uid).unwrap(), "7");
     let none = pick("99").unwrap_err();
-    assert_eq!(none.exit_code(), EXIT_SERIES_CHOICE);
+    assert_eq!(none.code(), deepneuro_exit::Code::SeriesChoice);
     assert!(none.to_string().contains("matches no series"));
     let both = pick("a").unwrap_err();
     assert!(matches!(both, DicomError::AmbiguousMatch { .. }));
@@ -220,7 +220,7 @@ fn gaps_are_an_error_naming_the_gap_unless_allowed() {
     let err = read_volume(&fixture("gaps"), None, &LoadOptions::default()).unwrap_err();
     let msg = err.to_string();
     println!("{msg}");
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.code(), deepneuro_exit::Code::Input);
     assert!(
         msg.contains("missing slice") && msg.contains("--allow-gaps"),
         "{msg}"
@@ -302,10 +302,10 @@ fn repeated_positions_split_by_acquisition() {
 #[test]
 fn missing_folder_and_empty_folder_are_input_errors() {
     let err = scan(&fixtures().join("nope")).unwrap_err();
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.code(), deepneuro_exit::Code::Input);
     let empty = tempfile::tempdir().unwrap();
     std::fs::write(empty.path().join("a.txt"), "hello").unwrap();
     let err = scan(empty.path()).unwrap_err();
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.code(), deepneuro_exit::Code::Input);
     assert!(err.to_string().contains("no DICOM image series"), "{err}");
 }

@@ -127,7 +127,7 @@ fn mask_of_another_frame_is_an_error() {
         err.to_string().contains("another frame of reference"),
         "{err}"
     );
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.code(), deepneuro_exit::Code::Input);
     assert!(!out.exists());
 
     let opts = SegOptions {
@@ -146,7 +146,7 @@ fn unwritable_output_is_exit_code_4() {
     let (series, src) = source("axial");
     let out = fixtures().join("no/such/dir/seg.dcm");
     let err = write_seg(&series, &box_mask(&src), &out, &SegOptions::default()).unwrap_err();
-    assert_eq!(err.exit_code(), 4, "{err}");
+    assert_eq!(err.code(), deepneuro_exit::Code::Output, "{err}");
 }
 
 #[test]

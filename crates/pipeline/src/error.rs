@@ -1,3 +1,4 @@
+use deepneuro_exit::Code;
 use deepneuro_registry::RegistryError;
 use std::path::PathBuf;
 use thiserror::Error;
@@ -58,7 +59,7 @@ pub enum PipelineError {
     Loader {
         path: PathBuf,
         reason: String,
-        code: i32,
+        code: Code,
     },
     #[error("usage: {0}")]
     Usage(String),
@@ -68,23 +69,36 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    pub fn exit_code(&self) -> i32 {
+    /// The exit code for this error, from the project's one table.
+    pub fn code(&self) -> Code {
         use deepneuro_io::IoError;
         match self {
-            PipelineError::Spec(_) | PipelineError::BadInput { .. } => exit::BAD_INPUT,
-            PipelineError::Io(IoError::Unwritable { .. }) => exit::OUTPUT,
-            PipelineError::Io(_) => exit::BAD_INPUT,
-            PipelineError::Output { .. } => exit::OUTPUT,
-            PipelineError::Registry(e) => e.exit_code(),
-            PipelineError::Device(_) => exit::DEVICE,
-            PipelineError::Usage(_) => exit::USAGE,
+            PipelineError::Spec(_) | PipelineError::BadInput { .. } => Code::Input,
+            PipelineError::Io(IoError::Unwritable { .. }) => Code::Output,
+            PipelineError::Io(_) => Code::Input,
+            PipelineError::Output { .. } => Code::Output,
+            PipelineError::Registry(e) => e.code(),
+            PipelineError::Device(_) => Code::Device,
+            PipelineError::Usage(_) => Code::Usage,
             PipelineError::Loader { code, .. } => *code,
-            PipelineError::NothingFound(_) => exit::NOTHING_FOUND,
-            PipelineError::Frame(_) => exit::FRAME,
+            PipelineError::NothingFound(_) => Code::NothingFound,
+            PipelineError::Frame(_) => Code::Frame,
+            // Running out of accelerator memory is the device's limit, not a bug.
+            PipelineError::Model { reason, .. } | PipelineError::Step { reason, .. }
+                if reason.contains("out of memory") =>
+            {
+                Code::Device
+            }
+            PipelineError::Torch(e) if e.to_string().contains("out of memory") => Code::Device,
             PipelineError::Model { .. } | PipelineError::Step { .. } | PipelineError::Torch(_) => {
-                exit::INTERNAL
+                Code::Internal
             }
         }
+    }
+
+    /// [`Self::code`] as a number.
+    pub fn exit_code(&self) -> i32 {
+        self.code().code()
     }
 
     pub(crate) fn step(step: &str, reason: impl Into<String>) -> Self {

@@ -39,7 +39,7 @@ pub(crate) fn dicom_error(path: &Path, e: DicomError) -> PipelineError {
     PipelineError::Loader {
         path: path.to_path_buf(),
         reason: e.to_string(),
-        code: e.exit_code() as i32,
+        code: e.code(),
     }
 }
 

@@ -1,19 +1,8 @@
-//! The one error type of the registry, with the process exit code each case maps to.
+//! The one error type of the registry, with the exit code (of the one table) each case maps to.
 
 use std::path::PathBuf;
 
-/// Exit code for success.
-pub const EXIT_OK: i32 = 0;
-/// Exit code for bad input: unknown model, invalid `models.toml`, unusable archive or URL.
-pub const EXIT_BAD_INPUT: i32 = 3;
-/// Exit code for a local file-system failure (cache not writable, lock failed, disk full).
-pub const EXIT_IO: i32 = 4;
-/// Exit code for a network failure: connection, timeout or an HTTP error status.
-pub const EXIT_NETWORK: i32 = 5;
-/// Exit code for bytes that do not match `models.toml` (SHA-256 or size).
-pub const EXIT_CHECKSUM: i32 = 6;
-/// Exit code for offline mode with the model not in the cache.
-pub const EXIT_OFFLINE_NOT_CACHED: i32 = 7;
+use deepneuro_exit::Code;
 
 /// Everything that can go wrong in the registry. Each message is one line that names the
 /// model, file or URL involved and the reason, so that it can be printed as it is.
@@ -128,27 +117,27 @@ fn join(model: &str, errors: &[RegistryError]) -> String {
 }
 
 impl RegistryError {
-    /// The process exit code for this error; see the constants `EXIT_*` of this module.
-    pub fn exit_code(&self) -> i32 {
+    /// The exit code for this error, from the project's one table.
+    pub fn code(&self) -> Code {
         match self {
             Self::ManifestRead { .. }
             | Self::ManifestInvalid { .. }
             | Self::ModelNotFound { .. }
             | Self::BadUrl { .. }
             | Self::Archive { .. }
-            | Self::NothingToImport { .. } => EXIT_BAD_INPUT,
-            Self::NoCacheDir | Self::Io { .. } => EXIT_IO,
-            Self::HttpStatus { .. } | Self::Network { .. } => EXIT_NETWORK,
-            Self::ChecksumMismatch { .. } | Self::SizeMismatch { .. } => EXIT_CHECKSUM,
-            Self::OfflineNotCached { .. } | Self::NotCached { .. } => EXIT_OFFLINE_NOT_CACHED,
+            | Self::NothingToImport { .. } => Code::Input,
+            Self::NoCacheDir | Self::Io { .. } => Code::Output,
+            Self::HttpStatus { .. } | Self::Network { .. } => Code::Network,
+            Self::ChecksumMismatch { .. } | Self::SizeMismatch { .. } => Code::Checksum,
+            Self::OfflineNotCached { .. } | Self::NotCached { .. } => Code::NotCached,
             // A checksum failure on any source matters more than a network failure on another:
             // it means someone serves wrong bytes.
             Self::AllSourcesFailed { errors, .. } => errors
                 .iter()
-                .map(Self::exit_code)
-                .find(|&c| c == EXIT_CHECKSUM)
-                .or_else(|| errors.last().map(Self::exit_code))
-                .unwrap_or(EXIT_NETWORK),
+                .map(Self::code)
+                .find(|&c| c == Code::Checksum)
+                .or_else(|| errors.last().map(Self::code))
+                .unwrap_or(Code::Network),
         }
     }
 

@@ -204,7 +204,7 @@ fn fetch_from(entry: &ModelEntry, opts: &FetchOptions, url: &str) -> Result<(), 
     match verify_part(entry, url, &part) {
         // The kept prefix may come from an older upstream file or a damaged disk; one clean
         // transfer settles whether this source is at fault.
-        Err(e) if resumed && e.exit_code() == crate::error::EXIT_CHECKSUM => {
+        Err(e) if resumed && e.code() == deepneuro_exit::Code::Checksum => {
             tracing::warn!("{e}; the resumed file is wrong, downloading it whole");
             transfer(entry, opts, url, &parsed, &part)?;
             verify_part(entry, url, &part)

@@ -14,7 +14,7 @@
 //!   (internal mirrors; `file://` works too).
 //! - `DEEPNEURO_MODELS=<path>`: the `models.toml` to use instead of the compiled-in copy.
 //!
-//! # Exit codes ([`RegistryError::exit_code`])
+//! # Exit codes ([`RegistryError::code`])
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | success |
@@ -47,8 +47,7 @@ mod manifest;
 pub use cache::{Cache, CacheLock, CacheState, Verification};
 pub use cli::{run, ModelsCommand, RunContext};
 pub use error::{
-    RegistryError, EXIT_BAD_INPUT, EXIT_CHECKSUM, EXIT_IO, EXIT_NETWORK, EXIT_OFFLINE_NOT_CACHED,
-    EXIT_OK,
+    RegistryError,
 };
 pub use fetch::{ensure, env_flag, fetch, FetchOptions, NetworkConfig};
 pub use hash::{sha256_file, sha256_reader};

@@ -356,7 +356,7 @@ mod tests {
     fn rejects_path_in_file_name() {
         let text = BUILTIN.replace("file = \"model.pt\"", "file = \"../x.pt\"");
         let err = Registry::parse(&text, Path::new("t.toml")).unwrap_err();
-        assert_eq!(err.exit_code(), crate::EXIT_BAD_INPUT);
+        assert_eq!(err.code(), deepneuro_exit::Code::Input);
         assert!(err.to_string().contains("plain file name"), "{err}");
     }
 

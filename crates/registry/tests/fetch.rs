@@ -55,7 +55,7 @@ fn not_found_is_clear_not_retried_and_leaves_nothing() {
         msg.contains("404") && msg.contains(&url) && msg.contains("'m'"),
         "{msg}"
     );
-    assert_eq!(err.exit_code(), 5);
+    assert_eq!(err.code(), deepneuro_exit::Code::Network);
     assert_eq!(server.gets(), 1, "4xx must not be retried");
     assert_eq!(
         files_under(&tmp.path().join("models")),
@@ -85,7 +85,7 @@ fn flipped_byte_is_a_checksum_error_and_installs_nothing() {
         msg.contains(&sha(&body)) && msg.contains(&sha(&flipped)),
         "{msg}"
     );
-    assert_eq!(err.exit_code(), 6);
+    assert_eq!(err.code(), deepneuro_exit::Code::Checksum);
     assert!(!opts.cache.model_path(entry).exists());
     assert!(!opts.cache.partial_path(entry).exists());
     assert!(files_under(&tmp.path().join("models")).is_empty());
@@ -105,7 +105,7 @@ fn cut_connection_is_resumed_by_the_next_fetch() {
     let entry = reg.find("m").unwrap();
 
     let err = fetch(entry, &opts).unwrap_err();
-    assert_eq!(err.exit_code(), 5, "{err}");
+    assert_eq!(err.code(), deepneuro_exit::Code::Network, "{err}");
     let kept = std::fs::metadata(opts.cache.partial_path(entry))
         .unwrap()
         .len();
@@ -189,7 +189,7 @@ fn stalled_server_fails_within_a_bounded_time() {
     let err = fetch(reg.find("m").unwrap(), &opts).unwrap_err();
     let took = t.elapsed();
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    assert_eq!(err.exit_code(), 5);
+    assert_eq!(err.code(), deepneuro_exit::Code::Network);
     assert!(err.to_string().contains("timed out"), "{err}");
     assert_eq!(server.gets(), 2, "one retry after the timeout");
 }
@@ -224,7 +224,7 @@ fn all_sources_failing_lists_each_failure() {
     let msg = err.to_string();
     assert!(msg.contains(&urls[0]) && msg.contains(&urls[1]), "{msg}");
     assert!(!msg.contains('\n'));
-    assert_eq!(err.exit_code(), 5);
+    assert_eq!(err.code(), deepneuro_exit::Code::Network);
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn offline_with_an_empty_cache_says_how_to_import() {
         matches!(err, RegistryError::OfflineNotCached { .. }),
         "{err}"
     );
-    assert_eq!(err.exit_code(), 7);
+    assert_eq!(err.code(), deepneuro_exit::Code::NotCached);
     assert!(err.to_string().contains("deepneuro models import"), "{err}");
     assert_eq!(server.seen().len(), 0, "offline must not touch the network");
 }
@@ -312,7 +312,7 @@ fn wrong_content_length_is_refused_before_download() {
     let tmp = tempfile::tempdir().unwrap();
     let err = fetch(reg.find("m").unwrap(), &quick_options(tmp.path())).unwrap_err();
     assert!(matches!(err, RegistryError::SizeMismatch { .. }), "{err}");
-    assert_eq!(err.exit_code(), 6);
+    assert_eq!(err.code(), deepneuro_exit::Code::Checksum);
     assert!(files_under(&tmp.path().join("models")).is_empty());
 }
 

@@ -36,7 +36,7 @@ where
     let (spec_flag, models_flag) = prescan(&args);
     let registry = match Registry::load_default(models_flag.as_deref()) {
         Ok(r) => r,
-        Err(e) => return fail_early(&e.to_string(), e.exit_code()),
+        Err(e) => return fail_early(&e.to_string(), e.code().code()),
     };
     let spec = match &spec_flag {
         Some(p) => Spec::load(p, &registry),
