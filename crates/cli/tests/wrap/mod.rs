@@ -241,7 +241,7 @@ fn wrap_refuses_specs_it_cannot_wrap() {
         ),
         (
             base.replace("name = \"skull-strip\"", "name = \"x\\\"; rm -rf ~; \\\"\""),
-            "[pipeline] name",
+            "module name",
         ),
     ];
     for (text, expected) in cases {

@@ -49,6 +49,9 @@ pub struct Step {
     pub id: String,
     /// The spec file and line it came from.
     pub origin: String,
+    /// Its line in the spec being checked (for an included module's step,
+    /// the line of the `module` step).
+    pub line: usize,
     pub args: BTreeMap<String, StepArg>,
 }
 
@@ -131,7 +134,9 @@ pub(crate) fn parse(
     registry: &Registry,
     stack: &mut Vec<PathBuf>,
 ) -> Result<Spec, SpecError> {
-    let err = |line: Option<usize>, reason: String| SpecError::new(path, line, reason);
+    let err = |line: Option<usize>, reason: String| {
+        SpecError::new(path, Some(line.unwrap_or(1)), reason)
+    };
     if text.contains("\n[pipeline]") || text.starts_with("[pipeline]") {
         return Err(err(
             None,
@@ -150,7 +155,7 @@ pub(crate) fn parse(
         .and_then(|v| v.as_integer());
     if version != Some(SPEC_VERSION as i64) {
         return Err(err(
-            None,
+            text.find("spec_version").map(|o| line_of(text, o)),
             match version {
                 Some(v) => format!("spec_version {v} is not one this build reads ({SPEC_VERSION})"),
                 None => {
@@ -256,8 +261,11 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// A refusal at `line`, or at the `[module]` header when the problem
+    /// has no line of its own.
     fn err(&self, line: Option<usize>, reason: impl Into<String>) -> SpecError {
-        SpecError::new(self.path, line, reason)
+        let line = line.or_else(|| self.section_line("[module]")).unwrap_or(1);
+        SpecError::new(self.path, Some(line), reason)
     }
 
     fn section_line(&self, needle: &str) -> Option<usize> {
@@ -452,6 +460,7 @@ impl Checker<'_> {
                 op,
                 id,
                 origin: format!("{}:{line}", self.path.display()),
+                line,
                 args,
             });
         }
@@ -596,13 +605,7 @@ impl Checker<'_> {
 
     /// Checks the types of what a step reads and records what it writes.
     fn types_of(&mut self, s: &Step) -> Result<(), SpecError> {
-        let err = |reason: String| {
-            SpecError::new(
-                self.path,
-                None,
-                format!("{} ({}): {reason}", s.id, s.origin),
-            )
-        };
+        let err = |reason: String| SpecError::new(self.path, Some(s.line), step_reason(s, self.path, reason));
         let mut optional = false;
         for def in s.op.keys {
             let (allowed, names): (&[Ty], Vec<&str>) = match def.key {
@@ -685,13 +688,7 @@ impl Checker<'_> {
     /// spec: its inputs become the mapped values, the values behind its
     /// mapped outputs get the new names, everything else `ID/name`.
     fn inline(&mut self, s: &Step, stack: &mut Vec<PathBuf>) -> Result<Vec<Step>, SpecError> {
-        let err = |reason: String| {
-            SpecError::new(
-                self.path,
-                None,
-                format!("{} ({}): {reason}", s.id, s.origin),
-            )
-        };
+        let err = |reason: String| SpecError::new(self.path, Some(s.line), step_reason(s, self.path, reason));
         let module = s.text("module").unwrap_or_default();
         let (sub_path, sub_text) = self.sub_spec(module).map_err(&err)?;
         if stack.contains(&sub_path) {
@@ -754,6 +751,7 @@ impl Checker<'_> {
             steps.push(rename_step(
                 step,
                 &s.id,
+                s.line,
                 &prefix,
                 &mut values,
                 &out_names,
@@ -839,6 +837,16 @@ impl Checker<'_> {
     }
 }
 
+/// A step's problem; a step of an included module also says where it was
+/// written.
+fn step_reason(s: &Step, path: &Path, reason: String) -> String {
+    if s.origin.starts_with(&format!("{}:", path.display())) {
+        format!("{}: {reason}", s.id)
+    } else {
+        format!("{} ({}): {reason}", s.id, s.origin)
+    }
+}
+
 fn valid_value_name(s: &str) -> bool {
     !s.is_empty() && s.split('/').all(valid_name)
 }
@@ -865,6 +873,7 @@ fn substitute(v: &toml::Value, each: Option<&str>) -> toml::Value {
 fn rename_step(
     mut step: Step,
     outer_id: &str,
+    outer_line: usize,
     prefix: &str,
     values: &mut BTreeMap<String, String>,
     out_names: &BTreeMap<String, String>,
@@ -913,5 +922,6 @@ fn rename_step(
         step.args.insert(key.to_string(), StepArg::Value(new));
     }
     step.id = format!("{outer_id} / {}", step.id);
+    step.line = outer_line;
     step
 }

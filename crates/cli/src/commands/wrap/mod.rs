@@ -77,7 +77,7 @@ fn sh_quote(word: &str) -> String {
 
 /// The wrapper script for a spec.
 pub fn render(spec: &Spec, c: &Container, image: &str) -> Result<String, String> {
-    check_word("[pipeline] name", "module name", &spec.module.name)?;
+    check_word("[module] name", "module name", &spec.module.name)?;
     for name in c.input_options.iter().chain([&c.output_option]) {
         check_word("[container] option", "long option name", name)?;
     }
