@@ -43,6 +43,16 @@ pub fn use_colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
 /// whether this call installed it. An invalid `DEEPNEURO_LOG` is reported on
 /// stderr and the flags' level used instead, so a typo never silences errors.
 pub fn init(verbose: u8, quiet: bool, default: &str) -> bool {
+    init_with_writer(verbose, quiet, default, std::io::stderr)
+}
+
+/// [`init`] with another writer of stderr lines, e.g. one that clears a
+/// progress bar while a line is printed (the colour choice still follows
+/// stderr).
+pub fn init_with_writer<W>(verbose: u8, quiet: bool, default: &str, writer: W) -> bool
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let level = directives(verbose, quiet, default);
     let filter = match std::env::var(ENV_FILTER) {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
@@ -59,7 +69,7 @@ pub fn init(verbose: u8, quiet: bool, default: &str) -> bool {
     );
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .with_ansi(colour)
         .try_init()

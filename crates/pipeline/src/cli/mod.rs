@@ -60,7 +60,9 @@ where
         }
     };
     let common = Common::from_matches(&matches);
-    deepneuro_core::logging::init(common.verbose, common.quiet, "warn");
+    deepneuro_core::logging::init_with_writer(common.verbose, common.quiet, "warn", || {
+        summary::LogWriter
+    });
     match run(&spec, &registry, &matches, &common) {
         Ok(code) => code,
         Err(e) => {
@@ -139,6 +141,7 @@ fn run(
     };
     let batch = cases.len() + skipped.len() > 1;
     let bar = summary::progress_bar(cases.len(), common.quiet);
+    summary::show_bar(bar.as_ref());
     let mut summaries: Vec<CaseSummary> = skipped.iter().map(CaseSummary::skipped).collect();
     for case in &cases {
         if let Some(b) = &bar {
@@ -153,6 +156,7 @@ fn run(
             b.inc(1);
         }
     }
+    summary::show_bar(None);
     if let Some(b) = bar {
         b.finish_and_clear();
     }

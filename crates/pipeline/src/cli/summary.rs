@@ -219,6 +219,34 @@ impl Summary {
     }
 }
 
+/// The bar on screen, if any: log lines are printed around it.
+static BAR: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Stderr for log lines: with a progress bar on screen, the bar is cleared
+/// while the line is printed and drawn again below it, so the two never mix.
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bar = BAR.lock().ok().and_then(|b| b.clone());
+        match bar {
+            Some(b) => b.suspend(|| std::io::stderr().write(buf)),
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Puts `bar` on screen for [`LogWriter`] (or takes it off with `None`).
+pub fn show_bar(bar: Option<&indicatif::ProgressBar>) {
+    if let Ok(mut b) = BAR.lock() {
+        *b = bar.cloned();
+    }
+}
+
 pub fn progress_bar(n: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
     if quiet || n < 2 || !std::io::stderr().is_terminal() {
         return None;
