@@ -59,3 +59,9 @@ impl From<deepneuro_dicom::DicomError> for Failure {
         Failure::new(e.code(), e)
     }
 }
+
+impl From<deepneuro_pipeline::PipelineError> for Failure {
+    fn from(e: deepneuro_pipeline::PipelineError) -> Failure {
+        Failure::new(e.code(), e)
+    }
+}

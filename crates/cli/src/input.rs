@@ -1,9 +1,11 @@
 //! Reading a volume from any input the project accepts: a NIfTI or NRRD
 //! file, or a DICOM folder (or file). Every command that reads a volume
-//! flattens [`InputOptions`], so `--series` means the same everywhere.
+//! flattens [`InputOptions`], so `--series` and `--allow-gaps` mean the same
+//! everywhere, and reads through the modules' one loader
+//! (`deepneuro_pipeline::input::load`).
 
 use crate::exit::Failure;
-use deepneuro_dicom::{LoadOptions, SeriesSelector};
+use deepneuro_pipeline::input::{load, LoadOptions};
 use deepneuro_volume::Volume;
 use std::path::Path;
 
@@ -13,7 +15,7 @@ pub struct InputOptions {
     /// regex on the description; required when the folder holds several
     /// (default: the folder's only series).
     #[arg(long, value_name = "NUMBER|UID|REGEX")]
-    pub series: Option<SeriesSelector>,
+    pub series: Option<String>,
     /// DICOM input: resample a series with missing slices or uneven spacing
     /// onto a regular grid instead of failing.
     #[arg(long)]
@@ -26,17 +28,9 @@ pub fn is_dicom(path: &Path) -> bool {
 }
 
 pub fn read_input(path: &Path, opts: &InputOptions) -> Result<Volume, Failure> {
-    if is_dicom(path) {
-        let load = LoadOptions {
-            allow_gaps: opts.allow_gaps,
-            ..LoadOptions::default()
-        };
-        Ok(deepneuro_dicom::read_volume(
-            path,
-            opts.series.as_ref(),
-            &load,
-        )?)
-    } else {
-        Ok(deepneuro_io::read(path)?)
-    }
+    let opts = LoadOptions {
+        series: opts.series.clone(),
+        allow_gaps: opts.allow_gaps,
+    };
+    Ok(load(path, &opts)?.volume)
 }

@@ -67,21 +67,28 @@ pub fn read_volume(
     opts: &LoadOptions,
 ) -> Result<Volume, DicomError> {
     let scan = scan(path)?;
-    if !scan.skipped.is_empty() {
-        let names: Vec<String> = scan
-            .skipped
-            .iter()
-            .map(|s| format!("{} ({})", s.path.display(), s.reason))
-            .collect();
-        tracing::warn!(
-            "{}: skipped {} file(s) that are not DICOM images: {}",
-            path.display(),
-            names.len(),
-            names.join("; ")
-        );
-    }
+    warn_skipped(path, &scan);
     let series = select(&scan, selector)?;
     load(series, opts)
+}
+
+/// Logs, as one warning, the files a scan of `path` skipped (not DICOM
+/// images), so no input is dropped silently.
+pub fn warn_skipped(path: &Path, scan: &Scan) {
+    if scan.skipped.is_empty() {
+        return;
+    }
+    let names: Vec<String> = scan
+        .skipped
+        .iter()
+        .map(|s| format!("{} ({})", s.path.display(), s.reason))
+        .collect();
+    tracing::warn!(
+        "{}: skipped {} file(s) that are not DICOM images: {}",
+        path.display(),
+        names.len(),
+        names.join("; ")
+    );
 }
 
 /// Decodes the stored values of every frame of one file, without rescale or

@@ -2,14 +2,16 @@
 
 use std::path::Path;
 
-use tch::{CModule, Device, TchError, Tensor};
+use deepneuro_infer::{Forward, TorchScript};
+use tch::{Device, TchError, Tensor};
 
 use crate::{Model, ModelError};
 
-/// A TorchScript module in evaluation mode, taking one tensor and returning one.
+/// A TorchScript module in evaluation mode, taking one tensor and returning
+/// one: deepneuro-infer's one TorchScript wrapper behind the [`Model`] trait.
 #[derive(Debug)]
 pub struct TorchScriptModel {
-    module: CModule,
+    module: TorchScript,
     device: Device,
 }
 
@@ -22,25 +24,24 @@ impl TorchScriptModel {
                 reason: "no such file".into(),
             });
         }
-        let mut module = CModule::load_on_device(path, device).map_err(|e| ModelError::Io {
+        let module = TorchScript::load(path, device).map_err(|e| ModelError::Io {
             path: path.to_path_buf(),
             reason: format!("not a TorchScript module: {}", crate::first_line(&e)),
         })?;
-        module.f_set_eval()?;
         Ok(TorchScriptModel { module, device })
     }
 }
 
-impl deepneuro_infer::Forward for TorchScriptModel {
+impl Forward for TorchScriptModel {
     fn forward(&self, x: &Tensor) -> Result<Tensor, TchError> {
-        self.module.forward_ts(&[x])
+        self.module.forward(x)
     }
 }
 
 impl Model for TorchScriptModel {
     fn predict(&self, x: &Tensor) -> Result<Tensor, ModelError> {
         let x = x.f_to_device(self.device)?;
-        Ok(tch::no_grad(|| self.module.forward_ts(&[x]))?)
+        Ok(self.module.forward(&x)?)
     }
 
     fn device(&self) -> Device {

@@ -70,6 +70,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, PipelineError> {
         });
     }
     let scan = deepneuro_dicom::scan(path).map_err(|e| dicom_error(path, e))?;
+    deepneuro_dicom::warn_skipped(path, &scan);
     let info = pick(&scan, path, opts.series.as_deref())?;
     let load = deepneuro_dicom::LoadOptions {
         allow_gaps: opts.allow_gaps,

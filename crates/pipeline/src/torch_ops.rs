@@ -2,9 +2,8 @@
 //! PyTorch code uses, so that results agree by construction.
 
 use crate::PipelineError;
-use deepneuro_registry::{InputSpec, ModelEntry};
-use std::path::{Path, PathBuf};
-use tch::{CModule, Device, Kind, Tensor};
+
+use tch::{Device, Kind, Tensor};
 
 /// `F.interpolate(x[None, None], shape, mode='nearest-exact')[0, 0]` for an
 /// `[x, y, z]` tensor: source index `floor((dst + 0.5) * in / out)`.
@@ -99,66 +98,6 @@ pub fn neighbour_correlation(t: &Tensor) -> Result<f64, PipelineError> {
         sum += a.f_mul(&b)?.f_mean(Kind::Float)?.f_double_value(&[])? / var;
     }
     Ok(sum / 3.0)
-}
-
-/// A TorchScript network with its `models.toml` input specification.
-pub struct Model {
-    pub entry: ModelEntry,
-    pub path: PathBuf,
-    module: CModule,
-    device: Device,
-}
-
-impl Model {
-    pub fn load(entry: &ModelEntry, path: &Path, device: Device) -> Result<Model, PipelineError> {
-        let err = |reason: String| PipelineError::Model {
-            name: entry.name.clone(),
-            path: path.to_path_buf(),
-            reason,
-        };
-        if entry.input.shape.len() != 5 {
-            return Err(err(format!(
-                "input shape {:?} is not [1, 1, x, y, z]",
-                entry.input.shape
-            )));
-        }
-        let mut module = CModule::load_on_device(path, device).map_err(|e| err(e.to_string()))?;
-        module.set_eval();
-        Ok(Model {
-            entry: entry.clone(),
-            path: path.to_path_buf(),
-            module,
-            device,
-        })
-    }
-
-    pub fn spec(&self) -> &InputSpec {
-        &self.entry.input
-    }
-
-    /// The spatial input shape `[x, y, z]` from models.toml.
-    pub fn spatial_shape(&self) -> [i64; 3] {
-        let s = &self.entry.input.shape;
-        [s[2] as i64, s[3] as i64, s[4] as i64]
-    }
-
-    pub fn device(&self) -> Device {
-        self.device
-    }
-
-    /// Runs the network on an already normalised `[x, y, z]` tensor and
-    /// returns the probability of output `channel` as `[x, y, z]`.
-    pub fn probability(&self, x: &Tensor, channel: i64) -> Result<Tensor, PipelineError> {
-        let input = x.f_to_device(self.device)?.f_unsqueeze(0)?.f_unsqueeze(0)?;
-        let out = tch::no_grad(|| self.module.forward_ts(&[input])).map_err(|e| {
-            PipelineError::Model {
-                name: self.entry.name.clone(),
-                path: self.path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        Ok(out.f_select(0, 0)?.f_select(0, channel)?)
-    }
 }
 
 /// A boolean `[x, y, z]` tensor as a [`crate::ops::Mask`] (NIfTI order).

@@ -46,9 +46,7 @@ mod manifest;
 
 pub use cache::{Cache, CacheLock, CacheState, Verification};
 pub use cli::{run, ModelsCommand, RunContext};
-pub use error::{
-    RegistryError,
-};
+pub use error::RegistryError;
 pub use fetch::{ensure, env_flag, fetch, FetchOptions, NetworkConfig};
 pub use hash::{sha256_file, sha256_reader};
 pub use import::{import, ImportOptions, Imported};

@@ -12,7 +12,10 @@ fn code_map(root: &Path) -> Vec<(String, String, bool)> {
         .filter(|l| l.starts_with("| `"))
         .map(|l| {
             let cells: Vec<&str> = l.split(" | ").collect();
-            let name = cells[0].trim_start_matches("| ").trim_matches('`').to_string();
+            let name = cells[0]
+                .trim_start_matches("| ")
+                .trim_matches('`')
+                .to_string();
             let path = cells[1].trim_matches('`').to_string();
             let links = cells.last().unwrap().trim_end_matches(" |").trim();
             (name, path, links != "no")
@@ -44,11 +47,24 @@ fn crates_marked_libtorch_free_do_not_link_it() {
     assert!(free.len() >= 8, "{free:?}");
     for name in &free {
         let out = Command::new(env!("CARGO"))
-            .args(["tree", "--offline", "-e", "normal,build", "--prefix", "none", "-p", name])
+            .args([
+                "tree",
+                "--offline",
+                "-e",
+                "normal,build",
+                "--prefix",
+                "none",
+                "-p",
+                name,
+            ])
             .current_dir(&root)
             .output()
             .unwrap();
-        assert!(out.status.success(), "cargo tree -p {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cargo tree -p {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let tree = String::from_utf8_lossy(&out.stdout);
         assert!(
             !tree.lines().any(|l| l.starts_with("torch-sys ")),

@@ -415,11 +415,7 @@ fn bias_correct_runs_as_a_pipeline_step() {
             .iter()
             .map(|s| s[0].as_str().unwrap())
             .collect();
-        assert_eq!(
-            steps.contains(&"n4"),
-            spec.contains("n4"),
-            "{steps:?}"
-        );
+        assert_eq!(steps.contains(&"n4"), spec.contains("n4"), "{steps:?}");
         masks.push(read(&out.join("atlas_mask.nii.gz")));
     }
     let (a, b) = (masks[0].channel(0), masks[1].channel(0));

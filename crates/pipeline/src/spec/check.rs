@@ -134,9 +134,8 @@ pub(crate) fn parse(
     registry: &Registry,
     stack: &mut Vec<PathBuf>,
 ) -> Result<Spec, SpecError> {
-    let err = |line: Option<usize>, reason: String| {
-        SpecError::new(path, Some(line.unwrap_or(1)), reason)
-    };
+    let err =
+        |line: Option<usize>, reason: String| SpecError::new(path, Some(line.unwrap_or(1)), reason);
     if text.contains("\n[pipeline]") || text.starts_with("[pipeline]") {
         return Err(err(
             None,
@@ -605,7 +604,9 @@ impl Checker<'_> {
 
     /// Checks the types of what a step reads and records what it writes.
     fn types_of(&mut self, s: &Step) -> Result<(), SpecError> {
-        let err = |reason: String| SpecError::new(self.path, Some(s.line), step_reason(s, self.path, reason));
+        let err = |reason: String| {
+            SpecError::new(self.path, Some(s.line), step_reason(s, self.path, reason))
+        };
         let mut optional = false;
         for def in s.op.keys {
             let (allowed, names): (&[Ty], Vec<&str>) = match def.key {
@@ -688,7 +689,9 @@ impl Checker<'_> {
     /// spec: its inputs become the mapped values, the values behind its
     /// mapped outputs get the new names, everything else `ID/name`.
     fn inline(&mut self, s: &Step, stack: &mut Vec<PathBuf>) -> Result<Vec<Step>, SpecError> {
-        let err = |reason: String| SpecError::new(self.path, Some(s.line), step_reason(s, self.path, reason));
+        let err = |reason: String| {
+            SpecError::new(self.path, Some(s.line), step_reason(s, self.path, reason))
+        };
         let module = s.text("module").unwrap_or_default();
         let (sub_path, sub_text) = self.sub_spec(module).map_err(&err)?;
         if stack.contains(&sub_path) {

@@ -385,7 +385,11 @@ mod mutations {
         for (_, text) in BUILTIN {
             let lines: Vec<&str> = text.lines().collect();
             for i in 0..lines.len() {
-                let mut variants: Vec<String> = vec![String::new(), "junk = 1".into(), format!("{0}\n{0}", lines[i])];
+                let mut variants: Vec<String> = vec![
+                    String::new(),
+                    "junk = 1".into(),
+                    format!("{0}\n{0}", lines[i]),
+                ];
                 if let Some((key, _)) = lines[i].split_once(" = ") {
                     variants.extend(JUNK.iter().map(|j| format!("{key} = {j}")));
                 }
@@ -421,7 +425,18 @@ mod mutations {
     }
 
     fn random_spec(r: &mut Rng) -> String {
-        let names = ["t1", "flair", "mask", "prob", "x", "box", "range", "t", "out", "strip/mask"];
+        let names = [
+            "t1",
+            "flair",
+            "mask",
+            "prob",
+            "x",
+            "box",
+            "range",
+            "t",
+            "out",
+            "strip/mask",
+        ];
         let mut s = String::new();
         if r.next() % 10 != 0 {
             s.push_str("[module]\nname = \"m\"\nspec_version = 1\n");
