@@ -111,7 +111,7 @@ impl std::str::FromStr for Shard {
 }
 
 /// Keeps the cases of one shard (all of them without `--shard`). Generic so
-/// that it serves [`Case`] and the transitional [`SingleCase`] alike.
+/// that it serves any case type.
 pub fn apply_shard<C>(cases: Vec<C>, shard: Option<Shard>) -> Vec<C> {
     match shard {
         None => cases,
@@ -563,65 +563,63 @@ fn case_inputs(
     }
 }
 
-/// A single-input case, as `cli.rs` knew it before modules had several
-/// inputs. Transitional: `cli.rs` moves to [`Case`], [`from_dir`] and
-/// [`from_csv`], and this goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SingleCase {
-    pub name: String,
-    pub input: PathBuf,
-}
-
-/// The one input of the transitional single-input readers.
-fn single_decl() -> InputDecl {
-    InputDecl::required("t1", "*")
-}
-
-fn single(cases: Vec<Case>) -> Vec<SingleCase> {
-    cases
-        .into_iter()
-        .filter_map(|c| {
-            let name = c.name;
-            c.inputs.into_values().next().map(|i| SingleCase {
-                name,
-                input: i.path,
-            })
-        })
-        .collect()
-}
-
-/// [`from_dir`] with the one input `t1`, as `--input-dir` always was.
-pub fn from_dir_single(dir: &Path) -> Result<Vec<SingleCase>, PipelineError> {
-    let (cases, _) = from_dir(dir, &[single_decl()])?;
-    Ok(single(cases))
-}
-
-/// [`from_csv`] with the one input `t1` (columns `t1`, `input` or `path`).
-/// A row that [`from_csv`] would skip is an error here, and so is a series
-/// column: [`SingleCase`] has nowhere to put either.
-pub fn from_csv_single(csv: &Path) -> Result<Vec<SingleCase>, PipelineError> {
-    let (cases, skipped) = from_csv(csv, &[single_decl()])?;
-    if let Some(s) = skipped.first() {
-        return Err(bad(csv, s.reason.clone()));
-    }
-    if let Some(c) = cases
-        .iter()
-        .find(|c| c.inputs.values().any(|i| i.series.is_some()))
-    {
-        return Err(bad(
-            csv,
-            format!(
-                "case {:?}: a series column is not supported by this command yet; use --series",
-                c.name
-            ),
-        ));
-    }
-    Ok(single(cases))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A one-input case (the skull-strip shape), for the tests below.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    struct SingleCase {
+        name: String,
+        input: PathBuf,
+    }
+
+    /// The one input of the single-input readers below.
+    fn single_decl() -> InputDecl {
+        InputDecl::required("t1", "*")
+    }
+
+    fn single(cases: Vec<Case>) -> Vec<SingleCase> {
+        cases
+            .into_iter()
+            .filter_map(|c| {
+                let name = c.name;
+                c.inputs.into_values().next().map(|i| SingleCase {
+                    name,
+                    input: i.path,
+                })
+            })
+            .collect()
+    }
+
+    /// [`from_dir`] with the one input `t1`, as `--input-dir` always was.
+    fn from_dir_single(dir: &Path) -> Result<Vec<SingleCase>, PipelineError> {
+        let (cases, _) = from_dir(dir, &[single_decl()])?;
+        Ok(single(cases))
+    }
+
+    /// [`from_csv`] with the one input `t1` (columns `t1`, `input` or `path`).
+    /// A row that [`from_csv`] would skip is an error here, and so is a series
+    /// column: [`SingleCase`] has nowhere to put either.
+    fn from_csv_single(csv: &Path) -> Result<Vec<SingleCase>, PipelineError> {
+        let (cases, skipped) = from_csv(csv, &[single_decl()])?;
+        if let Some(s) = skipped.first() {
+            return Err(bad(csv, s.reason.clone()));
+        }
+        if let Some(c) = cases
+            .iter()
+            .find(|c| c.inputs.values().any(|i| i.series.is_some()))
+        {
+            return Err(bad(
+                csv,
+                format!(
+                    "case {:?}: a series column is not supported by this command yet; use --series",
+                    c.name
+                ),
+            ));
+        }
+        Ok(single(cases))
+    }
 
     fn touch(path: &Path) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

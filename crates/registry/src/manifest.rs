@@ -14,6 +14,14 @@ use crate::error::RegistryError;
 /// from any directory.
 const BUILTIN: &str = include_str!("../../../models.toml");
 
+/// `share/deepneuro/models.toml` of an installed tree (`bin/` beside
+/// `share/`), when the running binary is part of one.
+fn installed() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.parent()?.join("share/deepneuro/models.toml");
+    p.is_file().then_some(p)
+}
+
 /// How the weights are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -167,13 +175,17 @@ impl Registry {
         Self::parse(BUILTIN, Path::new("<builtin models.toml>"))
     }
 
-    /// `path` if given, else `$DEEPNEURO_MODELS`, else the compiled-in copy.
+    /// `path` if given, else `$DEEPNEURO_MODELS`, else an installed tree's
+    /// `share/deepneuro/models.toml` (beside the binary), else the compiled-in copy.
     pub fn load_default(path: Option<&Path>) -> Result<Self, RegistryError> {
         match path {
             Some(p) => Self::load(p),
             None => match std::env::var_os("DEEPNEURO_MODELS") {
                 Some(p) if !p.is_empty() => Self::load(PathBuf::from(p)),
-                _ => Self::builtin(),
+                _ => match installed() {
+                    Some(p) => Self::load(p),
+                    None => Self::builtin(),
+                },
             },
         }
     }

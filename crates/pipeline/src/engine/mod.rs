@@ -179,3 +179,94 @@ pub fn check_3d(v: &Volume, input: &str) -> Result<(), PipelineError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deepneuro_volume::{Affine, DType};
+    use std::path::Path;
+
+    fn engine(steps: &str) -> Engine {
+        let text =
+            format!("[module]\nname = \"t\"\nspec_version = 1\n[[input]]\nname = \"img\"\n{steps}");
+        let registry = Registry::load_default(None).unwrap();
+        let spec = Spec::parse(&text, Path::new("t.toml"), &registry).unwrap();
+        Engine::load(
+            spec,
+            &registry,
+            &FetchOptions::from_env().unwrap(),
+            Device::Cpu,
+        )
+        .unwrap()
+    }
+
+    fn input(v: Volume) -> BTreeMap<String, InputVolume> {
+        BTreeMap::from([(
+            "img".to_string(),
+            InputVolume {
+                volume: v,
+                contrast: None,
+            },
+        )])
+    }
+
+    fn sample() -> Volume {
+        let mut a = Affine::identity();
+        a[(0, 0)] = -2.0;
+        a[(1, 1)] = 1.5;
+        a[(2, 2)] = 3.0;
+        a[(0, 3)] = 7.0;
+        let data: Vec<f32> = (0..6 * 5 * 4)
+            .map(|i| {
+                if (i % 6) >= 2 && (i % 6) < 5 {
+                    (i % 13) as f32 + 1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Volume::from_nifti_vec([1, 6, 5, 4], data, a, DType::I16).unwrap()
+    }
+
+    #[test]
+    fn crop_keeps_every_voxel_in_its_world_place() {
+        let e = engine(
+            "[[step]]\nop = \"nonzero\"\nimage = \"img\"\nout = \"m\"\n[[step]]\nop = \"crop\"\nvalue = \"img\"\nbox = \"m\"\nout = \"c\"\n[[step]]\nop = \"crop\"\nvalue = \"m\"\nbox = \"m\"\nout = \"mc\"\n",
+        );
+        let v = sample();
+        let mut run = e
+            .run_case(input(v.clone()), &BTreeMap::new(), None)
+            .unwrap();
+        let c = run.values.get_mut("c").unwrap().to_volume().unwrap();
+        assert_eq!(c.spatial_shape(), [3, 5, 4]);
+        assert_eq!(c.dtype(), DType::I16);
+        for (i, j, k) in [(0, 0, 0), (2, 4, 3), (1, 2, 1)] {
+            let world = c.voxel_to_world([i as f64, j as f64, k as f64]);
+            assert_eq!(
+                world,
+                v.voxel_to_world([i as f64 + 2.0, j as f64, k as f64])
+            );
+            assert_eq!(c.data()[[0, i, j, k]], v.data()[[0, i + 2, j, k]]);
+        }
+        let mc = run.values.get_mut("mc").unwrap().to_volume().unwrap();
+        assert_eq!(mc.affine(), c.affine());
+        assert!(mc.nifti_slice().iter().all(|&x| x == 1.0));
+    }
+
+    #[test]
+    fn clip_percentiles_inside_a_mask_use_only_its_voxels() {
+        let e = engine(
+            "[[step]]\nop = \"nonzero\"\nimage = \"img\"\nout = \"m\"\n[[step]]\nop = \"clip-percentiles\"\nimage = \"img\"\nmask = \"m\"\npercentiles = [0, 100]\nrescale = [0, 1]\nout = \"c\"\n",
+        );
+        let mut run = e.run_case(input(sample()), &BTreeMap::new(), None).unwrap();
+        let c = run.values.get_mut("c").unwrap().to_volume().unwrap();
+        // Inside the mask the values run 1..=13: rescaled to [0, 1]; the zeros
+        // outside lie below the mask's minimum and clip to 0.
+        let (lo, hi) = c.finite_range().unwrap();
+        assert_eq!((lo, hi), (0.0, 1.0));
+        let v = sample();
+        let (a, b) = (v.nifti_slice(), c.nifti_slice());
+        let inside = a.iter().zip(b.iter()).find(|(x, _)| **x == 7.0).unwrap();
+        assert!((inside.1 - 0.5).abs() < 1e-6, "{inside:?}");
+    }
+}

@@ -40,6 +40,7 @@ pub(super) fn apply(
         "threshold" => threshold(e, s, run, p)?,
         "largest-component" => largest_component(e, s, run)?,
         "bbox" => bbox(e, s, run, p)?,
+        "crop" => crop(e, s, run)?,
         "fill-holes" => {
             let within = within(s, run)?;
             let m = mask(s, run, "mask")?;
@@ -310,7 +311,18 @@ fn crop_box(s: &Step, run: &mut CaseRun, shape: [usize; 3]) -> Result<Option<BBo
     if s.value("crop").is_none() {
         return Ok(None);
     }
-    let b = match get(s, run, "crop")? {
+    box_of(s, run, "crop", shape).map(Some)
+}
+
+/// The box `key` names, on a grid of `shape`: a bounding box, or the
+/// extent of a mask's voxels (empty when the mask is).
+fn box_of(
+    s: &Step,
+    run: &mut CaseRun,
+    key: &str,
+    shape: [usize; 3],
+) -> Result<BBox, PipelineError> {
+    Ok(match get(s, run, key)? {
         Value::BBox(b) => {
             same_grid(s, b.shape, shape)?;
             b.bbox
@@ -328,9 +340,49 @@ fn crop_box(s: &Step, run: &mut CaseRun, shape: [usize; 3]) -> Result<Option<BBo
                 },
             }
         }
-        v => return Err(wrong(s, "crop", v)),
-    };
-    Ok(Some(b))
+        v => return Err(wrong(s, key, v)),
+    })
+}
+
+fn crop(e: &Engine, s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
+    let (affine, shape) = get(s, run, "value")?
+        .grid()
+        .ok_or_else(|| PipelineError::step(&s.id, "`value` has no grid"))?;
+    let b = box_of(s, run, "box", shape)?;
+    if b.dims().contains(&0) {
+        return Err(nothing(e, format!("{}: the box to crop to is empty", s.id)));
+    }
+    let mut shift = Affine::identity();
+    for a in 0..3 {
+        shift[(a, 3)] = b.lo[a] as f64;
+    }
+    let at = affine * shift;
+    let value = get(s, run, "value")?;
+    if let Value::Mask(m) = value {
+        return Ok(Value::Mask(MaskField {
+            mask: m.mask.crop(&b),
+            affine: at,
+        }));
+    }
+    let vol = value.to_volume()?;
+    use ndarray::s as sl;
+    let view = vol.data().slice(sl![
+        ..,
+        b.lo[0]..b.hi[0],
+        b.lo[1]..b.hi[1],
+        b.lo[2]..b.hi[2]
+    ]);
+    let mut out = Volume::new(deepneuro_volume::nifti_layout(view), at, vol.dtype())
+        .map_err(|e| PipelineError::step(&s.id, e.to_string()))?;
+    out.set_disk_scaling(vol.disk_scaling());
+    Ok(match value {
+        Value::Labels(_) => Value::Labels(Arc::new(out)),
+        Value::Image(f) | Value::Probability(f) => {
+            let contrast = f.contrast.clone();
+            same_kind(value, Field::from_volume(out, contrast))
+        }
+        v => return Err(wrong(s, "value", v)),
+    })
 }
 
 /// A view of `t[:, box]` for `[c, x, y, z]` (shares memory with `t`).
@@ -768,8 +820,9 @@ fn clip_percentiles(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError>
         Some([a, b]) => Some((*a as f32, *b as f32)),
         Some(_) => return Err(PipelineError::step(&s.id, "`rescale` needs two numbers")),
     };
+    let m = optional_mask_volume(s, run, "mask")?;
     let v = volume(s, run, "image")?;
-    let out = deepneuro_preprocess::intensity::percentile_clip(&v, lo, hi, rescale)
+    let out = deepneuro_preprocess::intensity::percentile_clip_in(&v, m.as_ref(), lo, hi, rescale)
         .map_err(|e| preprocess_error(s, e))?;
     with_field(s, run, out)
 }

@@ -206,6 +206,15 @@ pub const OPS: &[OpDef] = &[
         ],
     },
     OpDef {
+        name: "crop",
+        help: "Crop a value to a bounding box (or a mask's bounding box) on its grid; the affine keeps each voxel's place in the world.",
+        keys: &[
+            req("value", Key::Read(SPATIAL), "the value to crop"),
+            req("box", Key::Read(&[BBox, Mask]), "the box, or a mask whose bounding box to take"),
+            out_same("value"),
+        ],
+    },
+    OpDef {
         name: "fill-holes",
         help: "Fill the holes of a mask (background not connected to the border).",
         keys: &[
@@ -278,10 +287,11 @@ pub const OPS: &[OpDef] = &[
     },
     OpDef {
         name: "clip-percentiles",
-        help: "Clip each channel to two percentiles, optionally rescaled to a range.",
+        help: "Clip each channel to two percentiles (of every voxel, or of a mask's), optionally rescaled to a range.",
         keys: &[
             req("image", Key::Read(IMAGE), "the image"),
             req("percentiles", Key::NumList, "[low, high], 0-100"),
+            opt("mask", Key::Read(MASK), "percentiles of the voxels inside this mask"),
             opt("rescale", Key::NumList, "[a, b]: map the clipped range onto it"),
             out_same("image"),
         ],

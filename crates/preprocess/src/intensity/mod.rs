@@ -9,7 +9,7 @@ mod histogram;
 mod percentile;
 
 pub use histogram::{histogram_match, HistogramMatchOptions};
-pub use percentile::percentile_clip;
+pub use percentile::{percentile_clip, percentile_clip_in};
 
 use crate::PreprocessError;
 use deepneuro_volume::{DType, Volume};

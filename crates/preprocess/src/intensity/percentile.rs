@@ -39,6 +39,23 @@ pub fn percentile_clip(
     high: f64,
     rescale: Option<(f32, f32)>,
 ) -> Result<Volume, PreprocessError> {
+    percentile_clip_in(v, None, low, high, rescale)
+}
+
+/// [`percentile_clip`] with the percentiles taken over the voxels where
+/// `mask` (one channel, or one per image channel, on the image's grid) is
+/// non-zero, and applied to every voxel. `EmptyMask` when a channel's region
+/// is empty.
+pub fn percentile_clip_in(
+    v: &Volume,
+    mask: Option<&Volume>,
+    low: f64,
+    high: f64,
+    rescale: Option<(f32, f32)>,
+) -> Result<Volume, PreprocessError> {
+    if let Some(m) = mask {
+        super::check_mask(v, m)?;
+    }
     if !(low.is_finite() && high.is_finite() && 0.0 <= low && low <= high && high <= 100.0) {
         return Err(PreprocessError::BadParameter {
             name: "percentiles",
@@ -57,8 +74,24 @@ pub fn percentile_clip(
     let data = v.nifti_slice();
     let per = v.spatial_shape().iter().product::<usize>();
     let mut out = Vec::with_capacity(data.len());
-    for ch in data.chunks(per) {
-        let mut scratch = ch.to_vec();
+    let mask_data = mask.map(|m| m.nifti_slice());
+    for (c, ch) in data.chunks(per).enumerate() {
+        let mut scratch: Vec<f32> = match &mask_data {
+            None => ch.to_vec(),
+            Some(m) => {
+                let mc = &m[(c * per) % m.len()..][..per];
+                ch.iter()
+                    .zip(mc)
+                    .filter(|(_, &k)| k != 0.0)
+                    .map(|(&x, _)| x)
+                    .collect()
+            }
+        };
+        if scratch.is_empty() {
+            return Err(PreprocessError::EmptyMask {
+                what: "mask".to_string(),
+            });
+        }
         let lo = percentile(&mut scratch, low);
         let hi = percentile(&mut scratch, high);
         match rescale {
