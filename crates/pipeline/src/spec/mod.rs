@@ -438,7 +438,7 @@ mod mutations {
             "strip/mask",
         ];
         let mut s = String::new();
-        if r.next() % 10 != 0 {
+        if !r.next().is_multiple_of(10) {
             s.push_str("[module]\nname = \"m\"\nspec_version = 1\n");
         }
         for _ in 0..(r.next() % 3) {
@@ -448,7 +448,7 @@ mod mutations {
                 r.pick(&["true", "false"])
             ));
         }
-        if r.next() % 3 == 0 {
+        if r.next().is_multiple_of(3) {
             s.push_str(&format!(
                 "[params.threshold]\ntype = {}\ndefault = {}\nmin = 0\nmax = {}\n",
                 r.pick(&["\"float\"", "\"int\"", "\"x\""]),
@@ -460,7 +460,7 @@ mod mutations {
             let op = r.pick(ops::OPS);
             s.push_str(&format!("[[step]]\nop = \"{}\"\n", op.name));
             for k in op.keys {
-                if r.next() % 4 == 0 {
+                if r.next().is_multiple_of(4) {
                     continue;
                 }
                 let v = match r.next() % 3 {
@@ -470,7 +470,7 @@ mod mutations {
                 };
                 s.push_str(&format!("{} = {v}\n", k.name));
             }
-            if r.next() % 5 == 0 {
+            if r.next().is_multiple_of(5) {
                 s.push_str("for_each = [\"t1\", \"flair\"]\n");
             }
         }
@@ -480,7 +480,7 @@ mod mutations {
                 r.pick(&names)
             ));
         }
-        if r.next() % 7 == 0 {
+        if r.next().is_multiple_of(7) {
             // Byte-level damage too.
             let cut = (r.next() as usize) % (s.len() + 1);
             s.truncate(s.floor_char_boundary(cut));
