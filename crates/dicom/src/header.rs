@@ -54,6 +54,8 @@ pub(crate) struct Frame {
     pub transfer_syntax: String,
     /// How pixels are stored, when this build can decode them.
     pub layout: Option<Layout>,
+    /// What tells the contrast of an MR series apart.
+    pub acquisition: crate::scan::Acquisition,
 }
 
 /// Opens a DICOM file with or without the 128-byte preamble, and also a
@@ -270,6 +272,14 @@ pub(crate) fn frames_of(obj: &Obj, path: &Path) -> Result<Vec<Frame>, DicomError
         echo: str_of(obj, tags::ECHO_NUMBERS).filter(|s| !s.is_empty()),
         temporal: str_of(obj, tags::TEMPORAL_POSITION_IDENTIFIER).filter(|s| !s.is_empty()),
         part: None,
+        acquisition: crate::scan::Acquisition {
+            repetition_time_ms: f64_of(obj, tags::REPETITION_TIME),
+            echo_time_ms: f64_of(obj, tags::ECHO_TIME),
+            inversion_time_ms: f64_of(obj, tags::INVERSION_TIME),
+            contrast_agent: str_of(obj, tags::CONTRAST_BOLUS_AGENT)
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+        },
         repeats: [
             str_of(obj, tags::ACQUISITION_NUMBER),
             str_of(obj, tags::TRIGGER_TIME),

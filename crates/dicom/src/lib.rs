@@ -50,7 +50,7 @@ mod ts;
 
 pub use error::DicomError;
 pub use load::{load, LoadOptions};
-pub use scan::{is_dicom_input, scan, Scan, SeriesInfo, Skipped};
+pub use scan::{is_dicom_input, scan, Acquisition, Scan, SeriesInfo, Skipped};
 pub use select::{select, series_list, SeriesSelector};
 pub use table::{format_json, format_table};
 pub use ts::ts_name;

@@ -18,6 +18,17 @@ pub struct Skipped {
 
 /// One volume's worth of images: a DICOM series, or a part of one when the
 /// series mixes orientations, image sizes, echoes or temporal positions.
+/// The acquisition parameters of an MR series that tell its contrast
+/// apart (from its first image; absent when the files do not say).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Acquisition {
+    pub repetition_time_ms: Option<f64>,
+    pub echo_time_ms: Option<f64>,
+    pub inversion_time_ms: Option<f64>,
+    /// ContrastBolusAgent, when one was given.
+    pub contrast_agent: Option<String>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct SeriesInfo {
     /// What `--series` accepts to pick exactly this series: the series
@@ -40,6 +51,8 @@ pub struct SeriesInfo {
     pub study_uid: String,
     pub frame_of_reference_uid: Option<String>,
     pub transfer_syntax: String,
+    /// TR, TE, TI and contrast agent, for checks of the contrast.
+    pub acquisition: Acquisition,
     /// Geometry problems found while scanning (gaps, tilt, missing tags);
     /// `load` turns the serious ones into errors.
     pub warnings: Vec<String>,
@@ -277,6 +290,7 @@ fn info(frames: &[Frame], root: &Path) -> SeriesInfo {
         study_uid: f.study_uid.clone(),
         frame_of_reference_uid: f.frame_of_reference_uid.clone(),
         transfer_syntax: ts_name(&f.transfer_syntax),
+        acquisition: f.acquisition.clone(),
         warnings: Vec::new(),
         frames: Vec::new(),
         root: root.to_path_buf(),

@@ -21,6 +21,7 @@ pub fn segments(decl: &SegDecl) -> Vec<SegmentSpec> {
             if let Some([code, meaning]) = &s.property {
                 spec.property = Code::sct(code, meaning);
             }
+            spec.colour = s.colour;
             spec
         })
         .collect()

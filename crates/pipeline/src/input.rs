@@ -22,7 +22,7 @@ pub struct Loaded {
     pub kind: InputKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum InputKind {
     /// A NIfTI or NRRD file.
     File,
@@ -31,6 +31,7 @@ pub enum InputKind {
         folder: PathBuf,
         series: String,
         description: String,
+        acquisition: deepneuro_dicom::Acquisition,
     },
 }
 
@@ -83,6 +84,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, PipelineError> {
             folder: path.to_path_buf(),
             series: info.uid.clone(),
             description: info.description.clone(),
+            acquisition: info.acquisition.clone(),
         },
     })
 }
@@ -132,30 +134,91 @@ fn contrast_of(description: &str) -> Option<&'static str> {
     }
 }
 
-/// A warning when a DICOM input's series description names another
-/// contrast than the spec expects (a FLAIR given as `--t1`). Contrasts of
-/// one family (`T1w`, `T1w-ce`) agree.
-pub fn contrast_warning(input: &str, expected: &str, loaded: &Loaded) -> Option<String> {
-    let InputKind::Dicom { description, .. } = &loaded.kind else {
-        return None;
+/// The contrast TR, TE and TI suggest (ms), if they are typical of one:
+/// a long inversion with a long echo is FLAIR, a long echo and repetition
+/// T2, a short echo with a short repetition or an MPRAGE-like inversion T1.
+fn contrast_of_timing(a: &deepneuro_dicom::Acquisition) -> Option<&'static str> {
+    let (tr, te) = (a.repetition_time_ms?, a.echo_time_ms?);
+    let ti = a.inversion_time_ms.unwrap_or(0.0);
+    if ti >= 1500.0 && te >= 70.0 {
+        Some("FLAIR")
+    } else if te >= 70.0 && tr >= 1500.0 {
+        Some("T2w")
+    } else if te <= 20.0 && (tr <= 1000.0 || (300.0..1500.0).contains(&ti)) {
+        Some("T1w")
+    } else {
+        None
+    }
+}
+
+/// Warnings when a DICOM input's metadata contradict the contrast the spec
+/// expects: a series description naming another contrast (a FLAIR given
+/// as `--t1`), TR/TE/TI typical of another, or a contrast agent where a
+/// pre-contrast image (no `-ce`) is expected. Contrasts of one family
+/// (`T1w`, `T1w-ce`) agree.
+pub fn contrast_warnings(input: &str, expected: &str, loaded: &Loaded) -> Vec<String> {
+    let InputKind::Dicom {
+        description,
+        acquisition,
+        ..
+    } = &loaded.kind
+    else {
+        return Vec::new();
     };
-    let seen = contrast_of(description)?;
     let family = |c: &str| {
         c.split(['-', '+', '_'])
             .next()
             .unwrap_or("")
             .to_ascii_lowercase()
     };
-    (family(seen) != family(expected)).then(|| {
-        format!(
+    let mut out = Vec::new();
+    if let Some(seen) = contrast_of(description).filter(|s| family(s) != family(expected)) {
+        out.push(format!(
             "input {input}: the DICOM series \"{description}\" looks like {seen}, but this module expects {expected}"
-        )
-    })
+        ));
+    }
+    if let Some(seen) = contrast_of_timing(acquisition).filter(|s| family(s) != family(expected)) {
+        let a = acquisition;
+        out.push(format!(
+            "input {input}: TR {} ms, TE {} ms{} look like {seen}, but this module expects {expected}",
+            a.repetition_time_ms.unwrap_or_default(),
+            a.echo_time_ms.unwrap_or_default(),
+            a.inversion_time_ms.map(|ti| format!(", TI {ti} ms")).unwrap_or_default(),
+        ));
+    }
+    let post_contrast = expected.to_ascii_lowercase().contains("ce");
+    if let (Some(agent), false) = (&acquisition.contrast_agent, post_contrast) {
+        out.push(format!(
+            "input {input}: the series was acquired with a contrast agent ({agent}), but this module expects {expected} without one"
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timings_give_contrasts() {
+        let a = |tr, te, ti| deepneuro_dicom::Acquisition {
+            repetition_time_ms: Some(tr),
+            echo_time_ms: Some(te),
+            inversion_time_ms: ti,
+            contrast_agent: None,
+        };
+        assert_eq!(
+            contrast_of_timing(&a(9000.0, 120.0, Some(2500.0))),
+            Some("FLAIR")
+        );
+        assert_eq!(contrast_of_timing(&a(4000.0, 100.0, None)), Some("T2w"));
+        assert_eq!(
+            contrast_of_timing(&a(2300.0, 3.0, Some(900.0))),
+            Some("T1w")
+        );
+        assert_eq!(contrast_of_timing(&a(500.0, 12.0, None)), Some("T1w"));
+        assert_eq!(contrast_of_timing(&a(3000.0, 40.0, None)), None);
+    }
 
     #[test]
     fn series_descriptions_give_contrasts() {

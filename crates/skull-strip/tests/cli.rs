@@ -540,3 +540,52 @@ fn a_flair_series_given_as_t1_is_warned_about() {
         text(&o)
     );
 }
+
+/// `--help` shows the default of every option that has one (parameters,
+/// output names, device, threads), and lists the spec and the exit codes.
+#[test]
+fn help_shows_every_default() {
+    let o = run(&["--help"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let help = String::from_utf8_lossy(&o.stdout);
+    // Options with a value but no default by nature: inputs, batch forms,
+    // the output folder and the DICOM source.
+    let no_default = [
+        "--t1 ",
+        "--t1-series",
+        "--input-dir",
+        "--cases",
+        "--shard",
+        "--output-folder",
+        "--dicom-source",
+    ];
+    let mut missing = Vec::new();
+    for line in help.lines().map(str::trim_start) {
+        let takes_value = line.starts_with("--")
+            && line
+                .split_whitespace()
+                .nth(1)
+                .is_some_and(|w| w.starts_with('<'))
+            || line.starts_with("-o, --output-folder");
+        if takes_value
+            && !line.contains("[default:")
+            && !no_default.iter().any(|n| line.contains(n))
+        {
+            missing.push(line.to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "options without a shown default: {missing:#?}"
+    );
+    for want in [
+        "[default: 0.5]",
+        "[default: auto]",
+        "[default: {case}_mask.nii.gz]",
+        "Exit codes:",
+        "16 ",
+        "Spec: <builtin pipelines/skull-strip.toml>",
+    ] {
+        assert!(help.contains(want), "{want} missing:\n{help}");
+    }
+}

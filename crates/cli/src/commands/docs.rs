@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 pub struct CompletionsArgs {
     /// The shell to complete for.
     pub shell: clap_complete::Shell,
+    /// Complete a module's own command (`skull-strip`, or a spec file) instead of deepneuro's.
+    #[arg(long, value_name = "MODULE")]
+    pub module: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -18,17 +21,38 @@ pub struct ManArgs {
     /// ~/.local/share/man/man1 (created if missing; default: print deepneuro.1 on stdout).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The page of a module's own command (`skull-strip`, or a spec file) instead of deepneuro's.
+    #[arg(long, value_name = "MODULE")]
+    pub module: Option<String>,
+}
+
+/// A module's command line, as its binary and `deepneuro run` build it
+/// from the spec.
+fn module_command(module: &str) -> Result<clap::Command, Failure> {
+    let registry = deepneuro_registry::Registry::load_default(None)?;
+    let spec = deepneuro_pipeline::Spec::resolve(module, &registry)
+        .map_err(|e| Failure::new(Code::Input, format!("module spec {e}")))?;
+    Ok(deepneuro_pipeline::cli::command::command(&spec))
 }
 
 /// Prints the completion script for `shell` on stdout.
-pub fn completions(a: &CompletionsArgs, mut cmd: clap::Command) -> Result<(), Failure> {
+pub fn completions(a: &CompletionsArgs, cmd: clap::Command) -> Result<(), Failure> {
+    let mut cmd = match &a.module {
+        Some(m) => module_command(m)?,
+        None => cmd,
+    };
+    let name = cmd.get_name().to_string();
     let mut script = Vec::new();
-    clap_complete::generate(a.shell, &mut cmd, "deepneuro", &mut script);
+    clap_complete::generate(a.shell, &mut cmd, name, &mut script);
     print_bytes(&script)
 }
 
 /// Writes the man pages into `--out`, or the main page on stdout.
 pub fn man(a: &ManArgs, cmd: clap::Command) -> Result<(), Failure> {
+    let cmd = match &a.module {
+        Some(m) => module_command(m)?,
+        None => cmd,
+    };
     // The help subcommand has no page of its own: `man deepneuro` covers it.
     let mut cmd = cmd.disable_help_subcommand(true);
     cmd.build();

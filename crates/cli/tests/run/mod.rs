@@ -132,6 +132,11 @@ fn readme_example_runs_as_written() {
         serde_json::json!(["Whole tumour", "Enhancing tumour"])
     );
     assert_eq!(c["series_description"], "Tumour");
+    // Red as DICOM scaled CIELab: L* 53.24, a* 80.09, b* 67.20 (D65).
+    let red = c["cielab"][1].as_array().unwrap();
+    let back = |i: usize, lo: f64, hi: f64| lo + red[i].as_f64().unwrap() / 65535.0 * (hi - lo);
+    assert!((back(0, 0.0, 100.0) - 53.24).abs() < 0.05, "{c}");
+    assert!((back(1, -128.0, 127.0) - 80.09).abs() < 0.1, "{c}");
     for label in ["1", "2"] {
         let ours = case["volumes_cm3"]["labels"][label].as_f64().unwrap();
         let nib = c["volumes_cm3"][label].as_f64().unwrap();
@@ -264,6 +269,28 @@ labels = "labels"
 colours = { 1 = [255, 200, 0], 2 = [255, 0, 0] }
 "#;
 
+/// The cascade on the phantom's three files with every component removed.
+fn run_removing_everything(f: &Fixture, spec: &Path, out: &Path) -> Output {
+    let input = |n: &str| f.root.join(format!("{n}.nii.gz"));
+    run(
+        f,
+        &[
+            spec.as_os_str(),
+            "--flair".as_ref(),
+            input("flair").as_os_str(),
+            "--t1".as_ref(),
+            input("t1").as_os_str(),
+            "--t1post".as_ref(),
+            input("t1post").as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "--min_mm3".as_ref(),
+            "1e8".as_ref(),
+            "--json".as_ref(),
+        ],
+    )
+}
+
 #[test]
 fn glioblastoma_shaped_cascade_and_empty_results() {
     let f = fixture();
@@ -312,23 +339,7 @@ fn glioblastoma_shaped_cascade_and_empty_results() {
 
     // Everything removed: an empty label map is a valid result where the
     // spec allows it ...
-    let o = run(
-        &f,
-        &[
-            spec.as_os_str(),
-            "--flair".as_ref(),
-            f.root.join("flair.nii.gz").as_os_str(),
-            "--t1".as_ref(),
-            f.root.join("t1.nii.gz").as_os_str(),
-            "--t1post".as_ref(),
-            f.root.join("t1post.nii.gz").as_os_str(),
-            "-o".as_ref(),
-            f.root.join("empty").as_os_str(),
-            "--min_mm3".as_ref(),
-            "1e8".as_ref(),
-            "--json".as_ref(),
-        ],
-    );
+    let o = run_removing_everything(&f, &spec, &f.root.join("empty"));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(
         json(&o)["cases"][0]["volumes_cm3"]["labels"],
@@ -339,22 +350,7 @@ fn glioblastoma_shaped_cascade_and_empty_results() {
     // ... and exit 12 where it does not, with nothing written.
     std::fs::write(&spec, CASCADE.replace("ALLOW_EMPTY", "false")).unwrap();
     let strict = f.root.join("strict");
-    let o = run(
-        &f,
-        &[
-            spec.as_os_str(),
-            "--flair".as_ref(),
-            f.root.join("flair.nii.gz").as_os_str(),
-            "--t1".as_ref(),
-            f.root.join("t1.nii.gz").as_os_str(),
-            "--t1post".as_ref(),
-            f.root.join("t1post.nii.gz").as_os_str(),
-            "-o".as_ref(),
-            strict.as_os_str(),
-            "--min_mm3".as_ref(),
-            "1e8".as_ref(),
-        ],
-    );
+    let o = run_removing_everything(&f, &spec, &strict);
     assert_eq!(o.status.code(), Some(12), "{}", text(&o));
     assert!(text(&o).contains("no tumour found"), "{}", text(&o));
     let left: Vec<_> = std::fs::read_dir(&strict).unwrap().collect();
@@ -406,4 +402,31 @@ fn modules_by_name_list_and_bad_specs() {
         "{err}"
     );
     assert!(!out.exists());
+}
+
+/// A module's completions and man page come from the same clap command as
+/// its `--help`.
+#[test]
+fn module_completions_and_man_page() {
+    let o = Command::new(env!("CARGO_BIN_EXE_deepneuro"))
+        .args(["completions", "bash", "--module", "skull-strip"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let script = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        script.contains("--t1") && script.contains("--mask-name"),
+        "{script}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_deepneuro"))
+        .args(["man", "--module", "skull-strip"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH skull-strip"),
+        "{page}"
+    );
+    assert!(page.contains("threshold"), "{page}");
 }

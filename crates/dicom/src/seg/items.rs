@@ -20,6 +20,14 @@ pub(crate) fn segment_items(segments: &[SegmentSpec], opts: &SegOptions) -> Vec<
                 put(it, tags::SEGMENT_NUMBER, VR::US, (i + 1) as u16);
                 put(it, tags::SEGMENT_LABEL, VR::LO, s.label.as_str());
                 put(it, tags::SEGMENT_ALGORITHM_TYPE, VR::CS, "AUTOMATIC");
+                if let Some(rgb) = s.colour {
+                    put(
+                        it,
+                        tags::RECOMMENDED_DISPLAY_CIE_LAB_VALUE,
+                        VR::US,
+                        PrimitiveValue::from(dicom_lab(rgb)),
+                    );
+                }
                 put(
                     it,
                     tags::SEGMENT_ALGORITHM_NAME,
@@ -164,4 +172,55 @@ pub(crate) fn referenced_series(source: &SeriesInfo, frames: &[Frame]) -> InMemD
         put(s, tags::SERIES_INSTANCE_UID, VR::UI, source.uid.as_str());
         put_seq(s, tags::REFERENCED_INSTANCE_SEQUENCE, instances);
     })
+}
+
+/// An sRGB colour as DICOM's scaled CIELab (PS3.3 C.10.7.1.1): L* in
+/// 0..100 and a*, b* in -128..127 mapped onto 0..65535, D65 white.
+pub(crate) fn dicom_lab(rgb: [u8; 3]) -> [u16; 3] {
+    let lin = |c: u8| {
+        let c = c as f64 / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let [r, g, b] = rgb.map(lin);
+    // sRGB (D65) to XYZ, normalised by the D65 white point.
+    let x = (0.4124564 * r + 0.3575761 * g + 0.1804375 * b) / 0.95047;
+    let y = 0.2126729 * r + 0.7151522 * g + 0.0721750 * b;
+    let z = (0.0193339 * r + 0.1191920 * g + 0.9503041 * b) / 1.08883;
+    let f = |t: f64| {
+        if t > 216.0 / 24389.0 {
+            t.cbrt()
+        } else {
+            (24389.0 / 27.0 * t + 16.0) / 116.0
+        }
+    };
+    let (fx, fy, fz) = (f(x), f(y), f(z));
+    let (l, a, bb) = (116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz));
+    let scale = |v: f64, lo: f64, hi: f64| {
+        (((v - lo) / (hi - lo)).clamp(0.0, 1.0) * 65535.0).round() as u16
+    };
+    [
+        scale(l, 0.0, 100.0),
+        scale(a, -128.0, 127.0),
+        scale(bb, -128.0, 127.0),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lab_of_white_black_and_red() {
+        // Values from colormath/skimage for D65 (L*, a*, b*): white (100, 0, 0),
+        // black (0, 0, 0), pure red (53.24, 80.09, 67.20).
+        assert_eq!(super::dicom_lab([255, 255, 255]), [65535, 32896, 32896]);
+        assert_eq!(super::dicom_lab([0, 0, 0]), [0, 32896, 32896]);
+        let [l, a, b] = super::dicom_lab([255, 0, 0]);
+        let back = |v: u16, lo: f64, hi: f64| lo + v as f64 / 65535.0 * (hi - lo);
+        assert!((back(l, 0.0, 100.0) - 53.24).abs() < 0.05);
+        assert!((back(a, -128.0, 127.0) - 80.09).abs() < 0.1);
+        assert!((back(b, -128.0, 127.0) - 67.20).abs() < 0.1);
+    }
 }

@@ -27,6 +27,8 @@ pub struct SegmentSpec {
     pub category: Code,
     /// Segmented property type (e.g. SCT 108369006 Neoplasm).
     pub property: Code,
+    /// sRGB display colour, written as RecommendedDisplayCIELabValue.
+    pub colour: Option<[u8; 3]>,
 }
 
 impl SegmentSpec {
@@ -39,6 +41,7 @@ impl SegmentSpec {
             label: label.into(),
             category,
             property,
+            colour: None,
         }
     }
 }

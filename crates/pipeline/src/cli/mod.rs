@@ -418,12 +418,11 @@ impl Context<'_> {
             };
             let loaded = input::load(&ci.path, &opts)?;
             let decl = spec.input(name);
-            if let Some(w) = decl
-                .and_then(|d| d.contrast.as_deref())
-                .and_then(|c| input::contrast_warning(name, c, &loaded))
-            {
-                tracing::warn!("{w}");
-                warnings.push(w);
+            if let Some(expected) = decl.and_then(|d| d.contrast.as_deref()) {
+                for w in input::contrast_warnings(name, expected, &loaded) {
+                    tracing::warn!("{w}");
+                    warnings.push(w);
+                }
             }
             kinds.insert(name.clone(), loaded.kind);
             volumes.insert(

@@ -20,14 +20,7 @@ pub enum Connectivity {
 /// which number components by first appearance). `None` when the mask is
 /// empty (deepbet fails there with a ValueError).
 pub fn largest_component(mask: &Mask, conn: Connectivity) -> Option<Mask> {
-    let runs = Runs::of(mask, 1);
-    let n = runs.spans.len();
-    let mut sets = Sets::new(n);
-    runs.for_each_touching(conn == Connectivity::TwentySix, |i, j| sets.union(i, j));
-    let mut size = vec![0usize; n];
-    for (i, [x0, x1]) in runs.spans.iter().enumerate() {
-        size[sets.find(i)] += (x1 - x0) as usize;
-    }
+    let (runs, mut sets, size) = components(mask, conn);
     // Roots are their component's first run, so ascending order is cc3d's
     // label order and `>` keeps the first of equal sizes.
     let mut best: Option<usize> = None;
@@ -42,8 +35,9 @@ pub fn largest_component(mask: &Mask, conn: Connectivity) -> Option<Mask> {
     Some(Mask::from_vec(mask.dims(), out))
 }
 
-/// Removes the connected components with fewer than `min_voxels` voxels.
-pub fn remove_small(mask: &Mask, conn: Connectivity, min_voxels: usize) -> Mask {
+/// The runs of `mask`, their components (union-find) and each root run's
+/// component size in voxels.
+fn components(mask: &Mask, conn: Connectivity) -> (Runs, Sets, Vec<usize>) {
     let runs = Runs::of(mask, 1);
     let n = runs.spans.len();
     let mut sets = Sets::new(n);
@@ -52,6 +46,12 @@ pub fn remove_small(mask: &Mask, conn: Connectivity, min_voxels: usize) -> Mask 
     for (i, [x0, x1]) in runs.spans.iter().enumerate() {
         size[sets.find(i)] += (x1 - x0) as usize;
     }
+    (runs, sets, size)
+}
+
+/// Removes the connected components with fewer than `min_voxels` voxels.
+pub fn remove_small(mask: &Mask, conn: Connectivity, min_voxels: usize) -> Mask {
+    let (runs, mut sets, size) = components(mask, conn);
     let mut out = vec![0u8; mask.as_slice().len()];
     runs.paint(&mut out, |i| size[sets.find(i)] >= min_voxels);
     Mask::from_vec(mask.dims(), out)
