@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 pub struct CompletionsArgs {
     /// The shell to complete for.
     pub shell: clap_complete::Shell,
-    /// Complete a module's own command (`skull-strip`, or a spec file) instead of deepneuro's.
+    /// Complete a module's own command (`skull-strip`, or a spec file) [default: deepneuro's].
     #[arg(long, value_name = "MODULE")]
     pub module: Option<String>,
 }
@@ -21,7 +21,7 @@ pub struct ManArgs {
     /// ~/.local/share/man/man1 (created if missing; default: print deepneuro.1 on stdout).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// The page of a module's own command (`skull-strip`, or a spec file) instead of deepneuro's.
+    /// The page of a module's own command (`skull-strip`, or a spec file) [default: deepneuro's].
     #[arg(long, value_name = "MODULE")]
     pub module: Option<String>,
 }
