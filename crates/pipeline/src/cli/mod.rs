@@ -360,6 +360,14 @@ fn check_up_front(
     Ok(())
 }
 
+/// A case's inputs: the volumes, what each was, and the warnings their
+/// metadata gave.
+struct LoadedInputs {
+    volumes: BTreeMap<String, InputVolume>,
+    kinds: BTreeMap<String, InputKind>,
+    warnings: Vec<String>,
+}
+
 struct Context<'a> {
     engine: &'a Engine,
     params: &'a BTreeMap<String, f64>,
@@ -408,31 +416,11 @@ impl Context<'_> {
         t0: Instant,
     ) -> Result<CaseSummary, PipelineError> {
         let spec = &self.engine.spec;
-        let mut warnings = Vec::new();
-        let mut volumes = BTreeMap::new();
-        let mut kinds = BTreeMap::new();
-        for (name, ci) in &case.inputs {
-            let opts = LoadOptions {
-                series: ci.series.clone().or_else(|| self.series.get(name).cloned()),
-                allow_gaps: self.common.allow_gaps,
-            };
-            let loaded = input::load(&ci.path, &opts)?;
-            let decl = spec.input(name);
-            if let Some(expected) = decl.and_then(|d| d.contrast.as_deref()) {
-                for w in input::contrast_warnings(name, expected, &loaded) {
-                    tracing::warn!("{w}");
-                    warnings.push(w);
-                }
-            }
-            kinds.insert(name.clone(), loaded.kind);
-            volumes.insert(
-                name.clone(),
-                InputVolume {
-                    volume: loaded.volume,
-                    contrast: decl.and_then(|d| d.contrast.clone()),
-                },
-            );
-        }
+        let LoadedInputs {
+            volumes,
+            kinds,
+            warnings,
+        } = self.load_inputs(case)?;
         let load_seconds = t0.elapsed().as_secs_f64();
         let input_paths: Vec<PathBuf> = case.inputs.values().map(|c| c.path.clone()).collect();
         let mut staged = Staged::new();
@@ -440,20 +428,7 @@ impl Context<'_> {
             .common
             .save_all_steps
             .then(|| staged.path(self.plan.folder.join(format!("{}_steps", case.name))));
-        let mut run = {
-            let mut n = 0usize;
-            let mut save =
-                |s: &Step, values: &mut BTreeMap<String, Value>| -> Result<(), PipelineError> {
-                    n += 1;
-                    match &steps_dir {
-                        Some(dir) => save_step(dir, n, s, values),
-                        None => Ok(()),
-                    }
-                };
-            self.engine
-                .run_case(volumes, self.params, Some(&mut save))
-                .map_err(|e| name_input(e, case))?
-        };
+        let mut run = self.run_steps(case, volumes, steps_dir.as_deref())?;
         run.warnings.splice(0..0, warnings);
         let t_write = Instant::now();
         let mut written = output::stage_case(
@@ -465,9 +440,8 @@ impl Context<'_> {
             &input_paths,
             &mut staged,
         )?;
-        if let Some(dir) = steps_dir {
+        if steps_dir.is_some() {
             let dest = self.plan.folder.join(format!("{}_steps", case.name));
-            let _ = dir;
             written.files.insert("steps".into(), dest);
         }
         let mut steps = vec![("load".to_string(), load_seconds)];
@@ -476,11 +450,7 @@ impl Context<'_> {
         let record_path = self.plan.folder.join(format!("{}_record.json", case.name));
         written.files.insert("record".into(), record_path.clone());
         let rec = self.record(case, started, t0, &kinds, &written, &run.warnings, &steps);
-        let tmp = staged.path(record_path);
-        deepneuro_io::write_atomic(&tmp, |w| {
-            serde_json::to_writer_pretty(&mut *w, &rec).map_err(std::io::Error::other)?;
-            w.write_all(b"\n")
-        })?;
+        write_json(&staged.path(record_path), &rec)?;
         staged.commit()?;
         info!(case = %case.name, "done");
         Ok(CaseSummary::ok(
@@ -490,6 +460,64 @@ impl Context<'_> {
             t0.elapsed().as_secs_f64(),
             steps,
         ))
+    }
+
+    /// Each input of `case`, loaded, with what it was and the warnings its
+    /// DICOM metadata give about its contrast.
+    fn load_inputs(&self, case: &Case) -> Result<LoadedInputs, PipelineError> {
+        let spec = &self.engine.spec;
+        let mut warnings = Vec::new();
+        let mut volumes = BTreeMap::new();
+        let mut kinds = BTreeMap::new();
+        for (name, ci) in &case.inputs {
+            let opts = LoadOptions {
+                series: ci.series.clone().or_else(|| self.series.get(name).cloned()),
+                allow_gaps: self.common.allow_gaps,
+            };
+            let loaded = input::load(&ci.path, &opts)?;
+            let contrast = spec.input(name).and_then(|d| d.contrast.clone());
+            if let Some(expected) = contrast.as_deref() {
+                for w in input::contrast_warnings(name, expected, &loaded) {
+                    tracing::warn!("{w}");
+                    warnings.push(w);
+                }
+            }
+            kinds.insert(name.clone(), loaded.kind);
+            volumes.insert(
+                name.clone(),
+                InputVolume {
+                    volume: loaded.volume,
+                    contrast,
+                },
+            );
+        }
+        Ok(LoadedInputs {
+            volumes,
+            kinds,
+            warnings,
+        })
+    }
+
+    /// The spec's steps on one case, each step's values saved into
+    /// `steps_dir` when `--save-all-steps` asked for them.
+    fn run_steps(
+        &self,
+        case: &Case,
+        volumes: BTreeMap<String, InputVolume>,
+        steps_dir: Option<&Path>,
+    ) -> Result<crate::CaseRun, PipelineError> {
+        let mut n = 0usize;
+        let mut save =
+            |s: &Step, values: &mut BTreeMap<String, Value>| -> Result<(), PipelineError> {
+                n += 1;
+                match steps_dir {
+                    Some(dir) => save_step(dir, n, s, values),
+                    None => Ok(()),
+                }
+            };
+        self.engine
+            .run_case(volumes, self.params, Some(&mut save))
+            .map_err(|e| name_input(e, case))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -553,6 +581,15 @@ impl Context<'_> {
             steps: steps.to_vec(),
         }
     }
+}
+
+/// A JSON document, pretty, through a temporary file renamed into place.
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), PipelineError> {
+    deepneuro_io::write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })?;
+    Ok(())
 }
 
 fn absolute(p: &Path) -> PathBuf {

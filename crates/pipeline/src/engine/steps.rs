@@ -430,6 +430,17 @@ fn normalize(
     }
 }
 
+/// `[k, x, y, z]` zeros on a grid of `shape`, on `device`.
+fn zeros(
+    k: i64,
+    shape: [usize; 3],
+    kind: Kind,
+    device: tch::Device,
+) -> Result<Tensor, PipelineError> {
+    let [x, y, z] = shape.map(|v| v as i64);
+    Ok(Tensor::f_zeros([k, x, y, z], (kind, device))?)
+}
+
 fn predict(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value, PipelineError> {
     let name = s.text("model").unwrap_or_default().to_string();
     let m = e.model(&name)?;
@@ -437,16 +448,17 @@ fn predict(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value,
     let (affine, shape) = (f.affine, f.shape);
     let x = f.tensor(e.device())?;
     let b = crop_box(s, run, shape)?;
-    let k = m.entry.output.as_ref().map_or(0, |o| o.channels.len());
     if b.is_some_and(|b| b.dims().contains(&0)) {
         // Nothing to look at (an empty cascade mask): no prediction anywhere.
-        let keep = s.ints("channels").map_or(k.max(1), |c| c.len()) as i64;
-        let zeros = Tensor::f_zeros(
-            [keep, shape[0] as i64, shape[1] as i64, shape[2] as i64],
-            (Kind::Float, x.device()),
-        )?;
+        let k = m
+            .entry
+            .output
+            .as_ref()
+            .map_or(1, |o| o.channels.len().max(1));
+        let keep = s.ints("channels").map_or(k, |c| c.len()) as i64;
+        let none = zeros(keep, shape, Kind::Float, x.device())?;
         return Ok(Value::Probability(Field::from_tensor_at(
-            zeros,
+            none,
             affine,
             DType::F32,
             None,
@@ -456,14 +468,51 @@ fn predict(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value,
         Some(b) => crop4(&x, b)?,
         None => x.shallow_clone(),
     };
+    let input = model_input(e, s, run, &name, &region, (affine, shape, b))?;
+    let window = window(s, p, m.entry.inference.as_ref());
+    let y = keep_channels(s, &name, m.run(&input, window.as_ref())?)?;
+    let y = if s.flag("resize") {
+        let back = region.size();
+        resize4(&y, [back[1], back[2], back[3]])?
+    } else {
+        y
+    };
+    let y = match &b {
+        Some(b) => {
+            let full = zeros(y.size()[0], shape, y.kind(), y.device())?;
+            crop4(&full, b)?.f_copy_(&y)?;
+            full
+        }
+        None => y,
+    };
+    Ok(Value::Probability(Field::from_tensor_at(
+        y,
+        affine,
+        DType::F32,
+        None,
+    )))
+}
+
+/// The network's input: the region resized to the model's shape when the
+/// step says so, normalised as models.toml says; kept as an image value
+/// when the step names one (`model_input`), on a grid placing each voxel
+/// where it samples the image of grid `(affine, shape)`, cropped to `b`.
+fn model_input(
+    e: &Engine,
+    s: &Step,
+    run: &mut CaseRun,
+    model: &str,
+    region: &Tensor,
+    (affine, shape, b): (Affine, [usize; 3], Option<BBox>),
+) -> Result<Tensor, PipelineError> {
+    let model_shape = e.model(model)?.spatial_shape();
     let resize = s.flag("resize");
-    let model_shape = m.spatial_shape();
     let input = if resize {
-        resize4(&region, model_shape)?
+        resize4(region, model_shape)?
     } else {
         region.shallow_clone()
     };
-    let input = normalize(e, s, run, &name, &input)?;
+    let input = normalize(e, s, run, model, &input)?;
     if let Some(keep) = s.value("model_input") {
         let lo = b.map_or([0; 3], |b| b.lo);
         let from = b.map_or(shape, |b| b.dims());
@@ -479,45 +528,23 @@ fn predict(e: &Engine, s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value,
             Value::Image(Field::from_tensor_at(t, at, DType::F32, None)),
         );
     }
-    let window = window(s, p, m.entry.inference.as_ref());
-    let mut y = m.run(&input, window.as_ref())?;
-    if let Some(ch) = s.ints("channels") {
-        let n = y.size()[0];
-        if let Some(bad) = ch.iter().find(|&&c| c < 0 || c >= n) {
-            return Err(PipelineError::step(
-                &s.id,
-                format!("channel {bad}: model {name} returns {n} channel(s)"),
-            ));
-        }
-        let idx = Tensor::f_from_slice(ch)?.f_to_device(y.device())?;
-        y = y.f_index_select(0, &idx)?;
-    }
-    if resize {
-        let back = region.size();
-        y = resize4(&y, [back[1], back[2], back[3]])?;
-    }
-    let y = match &b {
-        Some(b) => {
-            let full = Tensor::f_zeros(
-                [
-                    y.size()[0],
-                    shape[0] as i64,
-                    shape[1] as i64,
-                    shape[2] as i64,
-                ],
-                (y.kind(), y.device()),
-            )?;
-            crop4(&full, b)?.f_copy_(&y)?;
-            full
-        }
-        None => y,
+    Ok(input)
+}
+
+/// The output channels the step keeps (all without `channels`).
+fn keep_channels(s: &Step, model: &str, y: Tensor) -> Result<Tensor, PipelineError> {
+    let Some(ch) = s.ints("channels") else {
+        return Ok(y);
     };
-    Ok(Value::Probability(Field::from_tensor_at(
-        y,
-        affine,
-        DType::F32,
-        None,
-    )))
+    let n = y.size()[0];
+    if let Some(bad) = ch.iter().find(|&&c| c < 0 || c >= n) {
+        return Err(PipelineError::step(
+            &s.id,
+            format!("channel {bad}: model {model} returns {n} channel(s)"),
+        ));
+    }
+    let idx = Tensor::f_from_slice(ch)?.f_to_device(y.device())?;
+    Ok(y.f_index_select(0, &idx)?)
 }
 
 /// Sliding-window settings: the step's keys, else models.toml's
