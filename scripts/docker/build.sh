@@ -42,16 +42,22 @@ echo "docker: runtime base (BASE=$base, CUDA=$cuda)"
 docker build -f docker/Dockerfile "${common[@]}" --target runtime \
   -t "deepneuro/runtime:$version" -t deepneuro/runtime:latest .
 for module in $modules; do
-  # The label names each model the module's spec uses with the SHA-256 of models.toml,
-  # the same hash the registry client checked when it put the file into the image.
+  # The label names each model the module's spec uses (those of the modules it includes
+  # with `op = "module"` too) with the SHA-256 of models.toml, the same hash the registry
+  # client checked when it put the file into the image.
   models=$("$python" - "pipelines/$module.toml" models.toml <<'PY'
-import sys, tomllib
-spec = tomllib.load(open(sys.argv[1], "rb"))
+import os, sys, tomllib
 registry = {m["name"]: m for m in tomllib.load(open(sys.argv[2], "rb"))["model"]}
 names = []
-for step in spec["step"]:
-    if "model" in step and step["model"] not in names:
-        names.append(step["model"])
+def walk(path):
+    for step in tomllib.load(open(path, "rb")).get("step", []):
+        if step.get("op") == "module":
+            m = step["module"]
+            sub = m if ("/" in m or m.endswith(".toml")) else f"{m}.toml"
+            walk(os.path.join(os.path.dirname(path), sub))
+        elif "model" in step and step["model"] not in names:
+            names.append(step["model"])
+walk(sys.argv[1])
 print(",".join(f"{n}@{registry[n]['version']}=sha256:{registry[n]['sha256']}" for n in names))
 PY
 )
