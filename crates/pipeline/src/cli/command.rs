@@ -37,7 +37,7 @@ pub fn command(spec: &Spec) -> Command {
     cmd = inputs(cmd, spec);
     cmd = params(cmd, spec);
     cmd = outputs(cmd, spec);
-    common(cmd, spec)
+    common(cmd)
 }
 
 fn inputs(mut cmd: Command, spec: &Spec) -> Command {
@@ -219,8 +219,7 @@ fn outputs(mut cmd: Command, spec: &Spec) -> Command {
     )
 }
 
-fn common(cmd: Command, spec: &Spec) -> Command {
-    let _ = spec;
+fn common(cmd: Command) -> Command {
     cmd.arg(
         Arg::new("output-folder")
             .long("output-folder")
