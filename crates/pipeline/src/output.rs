@@ -234,20 +234,13 @@ fn write_volume(
 
 /// An output may never replace an input.
 pub fn refuse_input(dest: &Path, inputs: &[PathBuf]) -> Result<(), PipelineError> {
-    if inputs.iter().any(|i| same_file(i, dest)) {
+    if inputs.iter().any(|i| deepneuro_io::same_file(i, dest)) {
         return Err(PipelineError::Usage(format!(
             "the output {} is an input: choose another output folder or name",
             dest.display()
         )));
     }
     Ok(())
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }
 
 fn quicklook(
@@ -273,25 +266,10 @@ fn quicklook(
             .filter_map(|(k, c)| k.parse::<u32>().ok().map(|l| (l, *c)))
             .collect(),
     );
-    let shown = first_channel(&image)?;
+    let shown = crate::engine::value::first_volume(&image)?;
     let rgb = crate::quicklook::render_labels(&shown, &labels, &colours);
     deepneuro_io::write_atomic(tmp, |w| crate::quicklook::encode_png(&rgb, w))?;
     Ok(())
-}
-
-fn first_channel(v: &Volume) -> Result<Volume, PipelineError> {
-    if v.channels() == 1 {
-        return Ok(v.clone());
-    }
-    let s = v.spatial_shape();
-    let n = s.iter().product::<usize>();
-    Volume::from_nifti_vec(
-        [1, s[0], s[1], s[2]],
-        v.nifti_slice()[..n].to_vec(),
-        *v.affine(),
-        v.dtype(),
-    )
-    .map_err(|e| PipelineError::step("quicklook", e.to_string()))
 }
 
 /// The SEG: for DICOM input always, for other input on `--dicom-seg` with

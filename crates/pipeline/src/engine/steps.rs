@@ -167,12 +167,7 @@ fn first_volume(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     );
     warn!("{msg}");
     run.warnings.push(msg);
-    let sh = v.spatial_shape();
-    let n = sh.iter().product::<usize>();
-    let data = v.nifti_slice()[..n].to_vec();
-    let mut out = Volume::from_nifti_vec([1, sh[0], sh[1], sh[2]], data, *v.affine(), v.dtype())
-        .map_err(|e| PipelineError::step(&s.id, e.to_string()))?;
-    out.set_disk_scaling(v.disk_scaling());
+    let out = super::value::first_volume(&v)?.into_owned();
     Ok(Value::Image(Field::from_volume(out, contrast)))
 }
 

@@ -214,3 +214,18 @@ pub fn volume_mask(v: &Volume) -> Mask {
     let data = v.nifti_slice();
     Mask::from_vec(s, data[..n].iter().map(|&x| (x > 0.5) as u8).collect())
 }
+
+/// The first volume (channel) of `v`, same geometry, dtype and scaling;
+/// `v` itself, not a copy, when it has one volume only.
+pub fn first_volume(v: &Volume) -> Result<std::borrow::Cow<'_, Volume>, PipelineError> {
+    if v.channels() == 1 {
+        return Ok(std::borrow::Cow::Borrowed(v));
+    }
+    let s = v.spatial_shape();
+    let n = s.iter().product::<usize>();
+    let data = v.nifti_slice()[..n].to_vec();
+    let mut out = Volume::from_nifti_vec([1, s[0], s[1], s[2]], data, *v.affine(), v.dtype())
+        .map_err(|e| PipelineError::step("first-volume", e.to_string()))?;
+    out.set_disk_scaling(v.disk_scaling());
+    Ok(std::borrow::Cow::Owned(out))
+}
