@@ -49,6 +49,8 @@ pub struct SeriesInfo {
     /// What sets this part apart when the series was split, e.g. `echo 2`.
     pub split: Option<String>,
     pub study_uid: String,
+    /// PatientID, to refuse inputs of different patients.
+    pub patient_id: Option<String>,
     pub frame_of_reference_uid: Option<String>,
     pub transfer_syntax: String,
     /// TR, TE, TI and contrast agent, for checks of the contrast.
@@ -288,6 +290,7 @@ fn info(frames: &[Frame], root: &Path) -> SeriesInfo {
         uid: f.series_uid.clone(),
         split: None,
         study_uid: f.study_uid.clone(),
+        patient_id: f.patient_id.clone(),
         frame_of_reference_uid: f.frame_of_reference_uid.clone(),
         transfer_syntax: ts_name(&f.transfer_syntax),
         acquisition: f.acquisition.clone(),

@@ -32,6 +32,8 @@ pub enum InputKind {
         series: String,
         description: String,
         acquisition: deepneuro_dicom::Acquisition,
+        patient_id: Option<String>,
+        frame_of_reference: Option<String>,
     },
 }
 
@@ -85,8 +87,56 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, PipelineError> {
             series: info.uid.clone(),
             description: info.description.clone(),
             acquisition: info.acquisition.clone(),
+            patient_id: info.patient_id.clone(),
+            frame_of_reference: info.frame_of_reference_uid.clone(),
         },
     })
+}
+
+/// Refuses DICOM inputs of one case that name different patients or
+/// frames of reference: images of two patients must never be combined, and
+/// a module that assumes co-registered inputs would silently misalign
+/// them. NIfTI inputs carry neither and are not compared.
+pub fn check_same_frame(inputs: &[(&str, &Loaded)]) -> Result<(), PipelineError> {
+    let dicom: Vec<(&str, &Option<String>, &Option<String>, &PathBuf)> = inputs
+        .iter()
+        .filter_map(|(name, l)| match &l.kind {
+            InputKind::Dicom {
+                patient_id,
+                frame_of_reference,
+                folder,
+                ..
+            } => Some((*name, patient_id, frame_of_reference, folder)),
+            InputKind::File => None,
+        })
+        .collect();
+    let Some((first, pid0, for0, _)) = dicom.first() else {
+        return Ok(());
+    };
+    for (name, pid, fr, folder) in &dicom[1..] {
+        let what = if pid.is_some() && pid0.is_some() && pid != pid0 {
+            Some(format!(
+                "PatientID {:?} differs from --{first}'s {:?}",
+                pid.as_deref().unwrap_or(""),
+                pid0.as_deref().unwrap_or("")
+            ))
+        } else if fr.is_some() && for0.is_some() && fr != for0 {
+            Some(format!(
+                "FrameOfReferenceUID {} differs from --{first}'s {}",
+                fr.as_deref().unwrap_or(""),
+                for0.as_deref().unwrap_or("")
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(PipelineError::Frame(format!(
+                "{} (--{name}): {what}; refusing to combine them (--allow-frame-mismatch overrides)",
+                folder.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The series of `scan` that `series` selects (the only one when `None`).
@@ -198,6 +248,51 @@ pub fn contrast_warnings(input: &str, expected: &str, loaded: &Loaded) -> Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dicom(patient: Option<&str>, frame: Option<&str>) -> Loaded {
+        let volume = Volume::from_nifti_vec(
+            [1, 2, 2, 2],
+            vec![0.0; 8],
+            deepneuro_volume::Affine::identity(),
+            deepneuro_volume::DType::F32,
+        )
+        .unwrap();
+        Loaded {
+            volume,
+            kind: InputKind::Dicom {
+                folder: PathBuf::from(format!("/data/{}", patient.unwrap_or("anon"))),
+                series: "1.2.3".into(),
+                description: String::new(),
+                acquisition: deepneuro_dicom::Acquisition::default(),
+                patient_id: patient.map(str::to_string),
+                frame_of_reference: frame.map(str::to_string),
+            },
+        }
+    }
+
+    #[test]
+    fn inputs_of_two_patients_or_frames_are_refused_with_exit_16() {
+        let a = dicom(Some("P1"), Some("1.2.840.1"));
+        let same = dicom(Some("P1"), Some("1.2.840.1"));
+        let other_patient = dicom(Some("P2"), Some("1.2.840.1"));
+        let other_frame = dicom(Some("P1"), Some("1.2.840.9"));
+        let unknown = dicom(None, None);
+        assert!(check_same_frame(&[("flair", &a), ("t1", &same), ("t2", &unknown)]).is_ok());
+        let e = check_same_frame(&[("flair", &a), ("t1", &other_patient)]).unwrap_err();
+        assert_eq!(e.exit_code(), 16);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("/data/P2 (--t1): PatientID \"P2\" differs from --flair's \"P1\""),
+            "{msg}"
+        );
+        let e = check_same_frame(&[("flair", &a), ("t1post", &other_frame)]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("FrameOfReferenceUID 1.2.840.9 differs"),
+            "{e}"
+        );
+        assert_eq!(e.exit_code(), 16);
+    }
 
     #[test]
     fn timings_give_contrasts() {

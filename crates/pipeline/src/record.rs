@@ -28,6 +28,9 @@ pub struct ModuleInfo {
     pub version: String,
     pub spec: PathBuf,
     pub spec_sha256: String,
+    /// The `[[skip]]` groups left out (`--skip`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -36,6 +36,7 @@ pub fn command(spec: &Spec) -> Command {
         .next_line_help(false);
     cmd = inputs(cmd, spec);
     cmd = params(cmd, spec);
+    cmd = skips(cmd, spec);
     cmd = outputs(cmd, spec);
     common(cmd)
 }
@@ -153,6 +154,42 @@ fn params(mut cmd: Command, spec: &Spec) -> Command {
     cmd
 }
 
+/// `--skip a,b` when the spec declares `[[skip]]` groups.
+fn skips(cmd: Command, spec: &Spec) -> Command {
+    if spec.skips.is_empty() {
+        return cmd;
+    }
+    let names: Vec<String> = spec.skips.iter().map(|k| k.name.clone()).collect();
+    let help: Vec<String> = spec
+        .skips
+        .iter()
+        .map(|k| format!("{} ({})", k.name, k.help))
+        .collect();
+    cmd.arg(
+        Arg::new("skip")
+            .long("skip")
+            .value_name("STEPS")
+            .value_delimiter(',')
+            .action(ArgAction::Append)
+            .value_parser(clap::builder::PossibleValuesParser::new(names))
+            .hide_possible_values(true)
+            .help(format!(
+                "Leave out steps for already-processed inputs, comma-separated: {}",
+                help.join("; ")
+            ))
+            .help_heading("Parameters"),
+    )
+}
+
+/// The groups `--skip` names.
+pub fn skipped(m: &ArgMatches) -> Vec<String> {
+    m.try_get_many::<String>("skip")
+        .ok()
+        .flatten()
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default()
+}
+
 fn outputs(mut cmd: Command, spec: &Spec) -> Command {
     let mut flags: Vec<&str> = Vec::new();
     for o in &spec.outputs {
@@ -250,6 +287,12 @@ fn common(cmd: Command) -> Command {
             .help("DICOM: resample a series with missing slices or uneven spacing instead of failing"),
     )
     .arg(
+        Arg::new("allow-frame-mismatch")
+            .long("allow-frame-mismatch")
+            .action(ArgAction::SetTrue)
+            .help("DICOM: combine inputs whose PatientID or FrameOfReferenceUID differ (refused otherwise, exit 16)"),
+    )
+    .arg(
         Arg::new("spec")
             .long("spec")
             .value_name("TOML")
@@ -293,6 +336,7 @@ pub struct Common {
     pub device: String,
     pub threads: Option<usize>,
     pub allow_gaps: bool,
+    pub allow_frame_mismatch: bool,
     pub models: Option<PathBuf>,
     pub json: bool,
     pub verbose: u8,
@@ -324,6 +368,7 @@ impl Common {
                 .unwrap_or_else(|| "auto".into()),
             threads: m.get_one::<u16>("threads").map(|&t| t as usize),
             allow_gaps: flag("allow-gaps"),
+            allow_frame_mismatch: flag("allow-frame-mismatch"),
             models: path("models"),
             json: flag("json"),
             verbose: m.get_count("verbose"),

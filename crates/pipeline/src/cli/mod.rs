@@ -63,6 +63,10 @@ where
     deepneuro_core::logging::init_with_writer(common.verbose, common.quiet, "warn", || {
         summary::LogWriter
     });
+    let spec = match spec.skipping(&command::skipped(&matches)) {
+        Ok(s) => s,
+        Err(e) => return fail_early(&e.to_string(), exit::USAGE),
+    };
     match run(&spec, &registry, &matches, &common) {
         Ok(code) => code,
         Err(e) => {
@@ -469,15 +473,23 @@ impl Context<'_> {
         let mut warnings = Vec::new();
         let mut volumes = BTreeMap::new();
         let mut kinds = BTreeMap::new();
+        let mut all = Vec::new();
         for (name, ci) in &case.inputs {
             let opts = LoadOptions {
                 series: ci.series.clone().or_else(|| self.series.get(name).cloned()),
                 allow_gaps: self.common.allow_gaps,
             };
-            let loaded = input::load(&ci.path, &opts)?;
-            let contrast = spec.input(name).and_then(|d| d.contrast.clone());
+            all.push((name.as_str(), input::load(&ci.path, &opts)?));
+        }
+        if !self.common.allow_frame_mismatch {
+            let refs: Vec<(&str, &input::Loaded)> = all.iter().map(|(n, l)| (*n, l)).collect();
+            input::check_same_frame(&refs)?;
+        }
+        for (name, loaded) in all {
+            let name = name.to_string();
+            let contrast = spec.input(&name).and_then(|d| d.contrast.clone());
             if let Some(expected) = contrast.as_deref() {
-                for w in input::contrast_warnings(name, expected, &loaded) {
+                for w in input::contrast_warnings(&name, expected, &loaded) {
                     tracing::warn!("{w}");
                     warnings.push(w);
                 }
@@ -568,6 +580,7 @@ impl Context<'_> {
                 version: spec.module.version.clone(),
                 spec: spec.path.clone(),
                 spec_sha256: spec.sha256.clone(),
+                skipped: spec.skipped.clone(),
             },
             models: self.models(),
             params: self.all_params(),

@@ -95,6 +95,9 @@ pub struct Summary {
     pub module_version: String,
     pub spec: PathBuf,
     pub spec_sha256: String,
+    /// The `[[skip]]` groups left out (`--skip`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
     pub models: Vec<crate::record::ModelInfo>,
     pub params: BTreeMap<String, f64>,
     pub device: String,
@@ -126,6 +129,7 @@ impl Summary {
             module_version: spec.module.version.clone(),
             spec: spec.path.clone(),
             spec_sha256: spec.sha256.clone(),
+            skipped: spec.skipped.clone(),
             models,
             params,
             device: device.to_string(),

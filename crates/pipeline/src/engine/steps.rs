@@ -72,7 +72,7 @@ pub(super) fn apply(
             })
         }
         "n4" => n4(s, run, p)?,
-        "register" => register(s, run)?,
+        "register" => register(s, run, p)?,
         "resample" => resample(s, run)?,
         "apply-mask" => apply_mask_step(s, run)?,
         "zscore" => zscore(s, run)?,
@@ -693,7 +693,11 @@ fn n4(s: &Step, run: &mut CaseRun, p: &Params) -> Result<Value, PipelineError> {
     with_field(s, run, r.corrected)
 }
 
-fn register(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
+fn register(
+    s: &Step,
+    run: &mut CaseRun,
+    p: &BTreeMap<String, f64>,
+) -> Result<Value, PipelineError> {
     use deepneuro_preprocess::register::{Metric, RegistrationOptions, TransformKind};
     let fixed_mask = optional_mask_volume(s, run, "fixed_mask")?;
     let fixed = volume(s, run, "fixed")?;
@@ -716,7 +720,18 @@ fn register(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
         }
         e => PipelineError::Frame(format!("{}: registration failed: {e}", s.id)),
     })?;
-    debug!(metric = r.metric_value, "registered");
+    // The metric is minimised (-MI or -NCC^2): its negation is the similarity.
+    let similarity = -r.metric_value;
+    debug!(similarity, "registered");
+    if let Some(min) = s.num("min_similarity", p) {
+        if similarity.is_nan() || similarity < min {
+            return Err(PipelineError::Frame(format!(
+                "{}: registration failed: the final similarity {similarity:.4} is below {min} \
+                 (the images do not match; are they the same patient and session?)",
+                s.id
+            )));
+        }
+    }
     Ok(Value::Transform(r.transform))
 }
 

@@ -53,9 +53,20 @@ pub struct Step {
     /// the line of the `module` step).
     pub line: usize,
     pub args: BTreeMap<String, StepArg>,
+    /// `[[skip]]` groups that leave this step out when skipped.
+    pub skip: Vec<String>,
+    /// The `[[skip]]` group whose skipping runs this step (an alternative
+    /// to the steps it leaves out).
+    pub if_skipped: Option<String>,
 }
 
 impl Step {
+    /// Whether the step runs when the groups in `skipped` are skipped.
+    pub fn runs_with(&self, skipped: &[String]) -> bool {
+        !self.skip.iter().any(|g| skipped.contains(g))
+            && self.if_skipped.as_ref().is_none_or(|g| skipped.contains(g))
+    }
+
     pub fn value(&self, key: &str) -> Option<&str> {
         match self.args.get(key) {
             Some(StepArg::Value(v)) => Some(v),
@@ -171,39 +182,43 @@ pub(crate) fn parse(
         types: BTreeMap::new(),
         from_optional: BTreeMap::new(),
         params: raw.params.clone(),
+        skips: raw.skips.iter().map(|k| k.name.clone()).collect(),
     };
     c.header(&raw)?;
-    let mut steps = Vec::new();
+    let mut all_steps = Vec::new();
     stack.push(path.to_path_buf());
     for (i, spanned) in raw.steps.iter().enumerate() {
         let line = line_of(text, spanned.span().start);
         for step in c.expand(i + 1, line, spanned.get_ref())? {
             if step.op.name == "module" {
-                let inlined = c.inline(&step, stack)?;
-                for s in inlined {
-                    c.types_of(&s)?;
-                    steps.push(s);
-                }
+                all_steps.extend(c.inline(&step, stack)?);
             } else {
-                c.types_of(&step)?;
-                steps.push(step);
+                all_steps.push(step);
             }
         }
     }
     stack.pop();
-    c.declared_outputs(&raw)?;
+    let types = c.every_skip_combination(&raw, &all_steps)?;
     let mut hasher = Sha256::new();
     hasher.update(text.as_bytes());
+    let steps = all_steps
+        .iter()
+        .filter(|s| s.runs_with(&[]))
+        .cloned()
+        .collect();
     Ok(Spec {
         module: raw.module,
         inputs: raw.inputs,
         params: raw.params,
+        skips: raw.skips,
+        skipped: Vec::new(),
         steps,
+        all_steps,
         outputs: raw.outputs,
         quicklook: raw.quicklook,
         seg: raw.seg,
         container: raw.container,
-        types: c.types,
+        types,
         path: path.to_path_buf(),
         sha256: format!("{:x}", hasher.finalize()),
     })
@@ -246,8 +261,13 @@ const RESERVED: &[&str] = &[
     "dicom-seg",
     "dicom-source",
     "allow-gaps",
+    "allow-frame-mismatch",
     "series",
+    "skip",
 ];
+
+/// At most this many `[[skip]]` groups: every combination is checked.
+const MAX_SKIPS: usize = 8;
 
 struct Checker<'a> {
     text: &'a str,
@@ -257,6 +277,8 @@ struct Checker<'a> {
     /// Values that may be absent: they derive from an optional input.
     from_optional: BTreeMap<String, bool>,
     params: BTreeMap<String, super::ParamDecl>,
+    /// The `[[skip]]` group names.
+    skips: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -342,6 +364,7 @@ impl Checker<'_> {
                 return Err(self.err(line, format!("parameter {name}: need min <= default <= max, finite (and whole numbers for type int)")));
             }
         }
+        self.skip_groups(raw)?;
         for o in &raw.outputs {
             let line = self
                 .text
@@ -430,9 +453,13 @@ impl Checker<'_> {
                 Some(v) => format!("{} [{v}]", id_base.replace("{each}", v)),
                 None => id_base,
             };
+            let (skip, if_skipped) = self.skip_keys(&id, at, table)?;
             let mut args = BTreeMap::new();
             for (k, v) in table {
-                if matches!(k.as_str(), "op" | "for_each" | "name") {
+                if matches!(
+                    k.as_str(),
+                    "op" | "for_each" | "name" | "skip" | "if_skipped"
+                ) {
                     continue;
                 }
                 let def = op.key(k).ok_or_else(|| {
@@ -461,9 +488,124 @@ impl Checker<'_> {
                 origin: format!("{}:{line}", self.path.display()),
                 line,
                 args,
+                skip,
+                if_skipped,
             });
         }
         Ok(out)
+    }
+
+    /// `[[skip]]` names: option-like words, unique, and few enough that
+    /// every combination can be checked.
+    fn skip_groups(&self, raw: &RawSpec) -> Result<(), SpecError> {
+        let line = self.section_line("[[skip]]");
+        if raw.skips.len() > MAX_SKIPS {
+            return Err(self.err(line, format!("at most {MAX_SKIPS} [[skip]] groups")));
+        }
+        for (i, k) in raw.skips.iter().enumerate() {
+            if !valid_name(&k.name) {
+                return Err(self.err(
+                    line,
+                    format!("skip name {:?} must be a lower-case word", k.name),
+                ));
+            }
+            if raw.skips[..i].iter().any(|o| o.name == k.name) {
+                return Err(self.err(line, format!("skip {:?} is declared twice", k.name)));
+            }
+        }
+        Ok(())
+    }
+
+    /// A step's `skip` (a group or a list of groups) and `if_skipped` (one
+    /// group), each naming a declared `[[skip]]`.
+    fn skip_keys(
+        &self,
+        id: &str,
+        at: Option<usize>,
+        table: &toml::Table,
+    ) -> Result<(Vec<String>, Option<String>), SpecError> {
+        let known = |g: &str| -> Result<String, SpecError> {
+            if self.skips.iter().any(|k| k == g) {
+                Ok(g.to_string())
+            } else {
+                Err(self.err(
+                    at,
+                    format!("{id}: skip group {g:?} is not declared (add [[skip]] name = {g:?})"),
+                ))
+            }
+        };
+        let bad = |k: &str| self.err(at, format!("{id}: `{k}` must name a [[skip]] group"));
+        let skip = match table.get("skip") {
+            None => Vec::new(),
+            Some(toml::Value::String(g)) => vec![known(g)?],
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_str().ok_or_else(|| bad("skip")).and_then(known))
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(bad("skip")),
+        };
+        let if_skipped = match table.get("if_skipped") {
+            None => None,
+            Some(toml::Value::String(g)) => Some(known(g)?),
+            Some(_) => return Err(bad("if_skipped")),
+        };
+        if let Some(g) = &if_skipped {
+            if skip.contains(g) {
+                return Err(self.err(
+                    at,
+                    format!("{id}: `skip` and `if_skipped` both name {g:?}: the step never runs"),
+                ));
+            }
+        }
+        Ok((skip, if_skipped))
+    }
+
+    /// Checks the steps that run under every combination of skipped
+    /// groups, so that any `--skip` a user gives yields a valid module;
+    /// returns every value's type (one type per value across combinations).
+    fn every_skip_combination(
+        &mut self,
+        raw: &RawSpec,
+        steps: &[Step],
+    ) -> Result<BTreeMap<String, Ty>, SpecError> {
+        let (types0, optional0) = (self.types.clone(), self.from_optional.clone());
+        let mut all: BTreeMap<String, Ty> = BTreeMap::new();
+        for bits in 0..(1u32 << self.skips.len()) {
+            let skipped: Vec<String> = (0..self.skips.len())
+                .filter(|i| bits & (1 << i) != 0)
+                .map(|i| self.skips[i].clone())
+                .collect();
+            self.types = types0.clone();
+            self.from_optional = optional0.clone();
+            let checked = steps
+                .iter()
+                .filter(|s| s.runs_with(&skipped))
+                .try_for_each(|s| self.types_of(s))
+                .and_then(|()| self.declared_outputs(raw));
+            if let Err(mut e) = checked {
+                if !skipped.is_empty() {
+                    e.reason = format!("with --skip {}: {}", skipped.join(","), e.reason);
+                }
+                return Err(e);
+            }
+            for (name, ty) in &self.types {
+                match all.insert(name.clone(), *ty) {
+                    Some(old) if old != *ty => {
+                        return Err(self.err(
+                            self.section_line("[[skip]]"),
+                            format!(
+                                "with --skip {}: {name:?} is a {}, otherwise a {}",
+                                skipped.join(","),
+                                ty.name(),
+                                old.name()
+                            ),
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(all)
     }
 
     fn arg(
@@ -751,6 +893,11 @@ impl Checker<'_> {
         let prefix = format!("{}/", s.value("name").unwrap_or(&s.id).replace(' ', "_"));
         let mut steps = Vec::new();
         for step in sub.steps {
+            // The sub-module's own groups are not options of this module:
+            // its steps run as its defaults, tagged with the outer step's groups.
+            let mut step = step;
+            step.skip = s.skip.clone();
+            step.if_skipped = s.if_skipped.clone();
             steps.push(rename_step(
                 step,
                 &s.id,

@@ -11,7 +11,7 @@ mod raw;
 pub use check::{ParamValue, Step, StepArg};
 pub use raw::{
     Container, Header, InputDecl, InputKind, OutputDecl, ParamDecl, ParamType, QuicklookDecl,
-    SegDecl, SegmentDecl,
+    SegDecl, SegmentDecl, SkipDecl,
 };
 
 use deepneuro_registry::Registry;
@@ -85,8 +85,14 @@ pub struct Spec {
     pub module: Header,
     pub inputs: Vec<InputDecl>,
     pub params: BTreeMap<String, ParamDecl>,
-    /// The steps with `for_each` expanded and sub-pipelines inlined.
+    /// The `[[skip]]` groups `--skip` may name.
+    pub skips: Vec<SkipDecl>,
+    /// The groups skipped in this run ([`Spec::skipping`]).
+    pub skipped: Vec<String>,
+    /// The steps that run, `for_each` expanded and sub-pipelines inlined.
     pub steps: Vec<Step>,
+    /// Every step, whichever groups are skipped.
+    all_steps: Vec<Step>,
     pub outputs: Vec<OutputDecl>,
     pub quicklook: Option<QuicklookDecl>,
     pub seg: Option<SegDecl>,
@@ -153,6 +159,44 @@ impl Spec {
                 ),
             ))
         })
+    }
+
+    /// This spec with the steps of the `skipped` groups left out and their
+    /// alternatives in (every combination was checked when it loaded).
+    pub fn skipping(&self, skipped: &[String]) -> Result<Spec, SpecError> {
+        if let Some(g) = skipped
+            .iter()
+            .find(|g| !self.skips.iter().any(|k| &k.name == *g))
+        {
+            let known: Vec<&str> = self.skips.iter().map(|k| k.name.as_str()).collect();
+            return Err(SpecError::new(
+                &self.path,
+                None,
+                format!(
+                    "--skip {g:?}: module {} skips only: {}",
+                    self.module.name,
+                    if known.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+        }
+        let mut spec = self.clone();
+        spec.skipped = self
+            .skips
+            .iter()
+            .filter(|k| skipped.contains(&k.name))
+            .map(|k| k.name.clone())
+            .collect();
+        spec.steps = self
+            .all_steps
+            .iter()
+            .filter(|s| s.runs_with(&spec.skipped))
+            .cloned()
+            .collect();
+        Ok(spec)
     }
 
     pub fn input(&self, name: &str) -> Option<&InputDecl> {
@@ -227,6 +271,50 @@ mod tests {
         Spec::builtin("skull-strip-n4", &registry())
             .unwrap()
             .unwrap();
+    }
+
+    const SKIPPING: &str = "[[skip]]\nname = \"strip\"\nhelp = \"skull-stripped\"\n\n\
+        [[step]]\nop = \"module\"\nmodule = \"skull-strip\"\nskip = \"strip\"\n\
+        inputs = { t1 = \"t1\" }\noutputs = { mask = \"brain\" }\n\n\
+        [[step]]\nop = \"nonzero\"\nimage = \"t1\"\nout = \"brain\"\nif_skipped = \"strip\"\n\n\
+        [[step]]\nop = \"zscore\"\nimage = \"t1\"\nmask = \"brain\"\nout = \"z\"\n";
+
+    #[test]
+    fn skip_groups_swap_steps_and_every_combination_is_checked() {
+        let text = format!("{HEAD}{SKIPPING}");
+        let spec = Spec::parse(&text, Path::new("m.toml"), &registry()).unwrap();
+        let ops = |s: &Spec| s.steps.iter().map(|s| s.op.name).collect::<Vec<_>>();
+        assert_eq!(spec.models(), ["deepbet-bbox", "deepbet-brain"]);
+        assert!(!ops(&spec).contains(&"nonzero"));
+        assert_eq!(ops(&spec).last(), Some(&"zscore"));
+        let skipped = spec.skipping(&["strip".to_string()]).unwrap();
+        assert_eq!(ops(&skipped), ["nonzero", "zscore"]);
+        assert!(skipped.models().is_empty(), "no model loads when skipped");
+        assert_eq!(skipped.skipped, ["strip"]);
+        let e = spec.skipping(&["n4".to_string()]).unwrap_err();
+        assert!(e.to_string().contains("skips only: strip"), "{e}");
+
+        // Without the alternative, the skipped combination reads a value nothing wrote.
+        let broken = text.replace(
+            "if_skipped = \"strip\"\n",
+            "if_skipped = \"strip\"\nskip = \"strip\"\n",
+        );
+        let e = Spec::parse(&broken, Path::new("m.toml"), &registry()).unwrap_err();
+        assert!(e.to_string().contains("both name \"strip\""), "{e}");
+        let broken = text.replace("out = \"brain\"\nif_skipped", "out = \"other\"\nif_skipped");
+        let e = Spec::parse(&broken, Path::new("m.toml"), &registry()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("with --skip strip: step 3 (zscore): reads \"brain\""),
+            "{e}"
+        );
+        let undeclared = text.replace("[[skip]]\nname = \"strip\"", "[[skip]]\nname = \"n4\"");
+        let e = Spec::parse(&undeclared, Path::new("m.toml"), &registry()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("skip group \"strip\" is not declared"),
+            "{e}"
+        );
     }
 
     #[test]

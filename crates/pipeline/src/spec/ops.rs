@@ -252,6 +252,7 @@ pub const OPS: &[OpDef] = &[
             opt("fixed_mask", Key::Read(MASK), "sample the metric inside this mask"),
             opt("transform", Key::Choice(&["rigid", "affine"]), "degrees of freedom (default rigid)"),
             opt("metric", Key::Choice(&["mattes", "ncc"]), "similarity (default mattes)"),
+            opt("min_similarity", Key::Num, "refuse the case (exit 16) when the final similarity is lower: mutual information in nats (mattes) or NCC^2 (ncc)"),
             out_new(Transform),
         ],
     },

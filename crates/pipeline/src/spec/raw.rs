@@ -12,6 +12,8 @@ pub(crate) struct RawSpec {
     pub inputs: Vec<InputDecl>,
     #[serde(default)]
     pub params: BTreeMap<String, ParamDecl>,
+    #[serde(default, rename = "skip")]
+    pub skips: Vec<SkipDecl>,
     #[serde(default, rename = "step")]
     pub steps: Vec<toml::Spanned<toml::Table>>,
     #[serde(default, rename = "output")]
@@ -111,6 +113,18 @@ pub struct ParamDecl {
     pub default: f64,
     pub min: f64,
     pub max: f64,
+    #[serde(default)]
+    pub help: String,
+}
+
+/// `[[skip]]`: a group of steps `--skip NAME` leaves out, for inputs that
+/// are already processed (co-registered, bias-corrected, skull-stripped).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipDecl {
+    /// The name `--skip` takes and steps name in `skip` / `if_skipped`.
+    pub name: String,
+    /// What skipping assumes of the inputs, for `--help`.
     #[serde(default)]
     pub help: String,
 }
