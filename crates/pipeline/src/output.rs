@@ -248,28 +248,43 @@ fn quicklook(
     q: &crate::spec::QuicklookDecl,
     tmp: &Path,
 ) -> Result<(), PipelineError> {
+    let rows = std::iter::once((&q.image, &q.labels, &q.colours))
+        .chain(q.rows.iter().map(|r| (&r.image, &r.labels, &r.colours)));
+    let mut rendered = Vec::new();
+    for (image, labels, colours) in rows {
+        rendered.push(quicklook_row(run, image, labels, colours)?);
+    }
+    let rgb = crate::quicklook::stack_rows(&rendered);
+    deepneuro_io::write_atomic(tmp, |w| crate::quicklook::encode_png(&rgb, w))?;
+    Ok(())
+}
+
+fn quicklook_row(
+    run: &mut CaseRun,
+    image: &str,
+    labels: &str,
+    colours: &BTreeMap<String, [u8; 3]>,
+) -> Result<crate::quicklook::Rgb, PipelineError> {
     let missing =
         |v: &str| PipelineError::step("quicklook", format!("value {v:?} was not produced"));
     let image = run
         .values
-        .get_mut(&q.image)
-        .ok_or_else(|| missing(&q.image))?
+        .get_mut(image)
+        .ok_or_else(|| missing(image))?
         .to_volume()?;
     let labels = run
         .values
-        .get_mut(&q.labels)
-        .ok_or_else(|| missing(&q.labels))?
+        .get_mut(labels)
+        .ok_or_else(|| missing(labels))?
         .to_volume()?;
     let colours = crate::quicklook::Colours(
-        q.colours
+        colours
             .iter()
             .filter_map(|(k, c)| k.parse::<u32>().ok().map(|l| (l, *c)))
             .collect(),
     );
     let shown = crate::engine::value::first_volume(&image)?;
-    let rgb = crate::quicklook::render_labels(&shown, &labels, &colours);
-    deepneuro_io::write_atomic(tmp, |w| crate::quicklook::encode_png(&rgb, w))?;
-    Ok(())
+    Ok(crate::quicklook::render_labels(&shown, &labels, &colours))
 }
 
 /// The SEG: for DICOM input always, for other input on `--dicom-seg` with

@@ -297,6 +297,28 @@ fn side_by_side(panels: &[Panel], colours: &Colours) -> Rgb {
     }
 }
 
+/// Rows one under the other, left-aligned on a black background (rows of
+/// images on different grids may differ in width).
+pub fn stack_rows(rows: &[Rgb]) -> Rgb {
+    let width = rows.iter().map(|r| r.width).max().unwrap_or(0);
+    let height = rows.iter().map(|r| r.height).sum();
+    let mut pixels = vec![0u8; width * height * 3];
+    let mut y0 = 0;
+    for r in rows {
+        for y in 0..r.height {
+            let src = &r.pixels[y * r.width * 3..(y + 1) * r.width * 3];
+            let o = (y0 + y) * width * 3;
+            pixels[o..o + src.len()].copy_from_slice(src);
+        }
+        y0 += r.height;
+    }
+    Rgb {
+        width,
+        height,
+        pixels,
+    }
+}
+
 /// The display window: the 1st and 99th percentiles of the finite voxels
 /// (the values at sorted positions floor((n-1)q)), 0 when there are none.
 /// Found by a radix selection on the values' order-preserving bit patterns
@@ -404,6 +426,22 @@ pub fn encode_png(img: &Rgb, out: &mut dyn Write) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_stack_left_aligned_with_black_padding() {
+        let row = |w: usize, h: usize, v: u8| Rgb {
+            width: w,
+            height: h,
+            pixels: vec![v; w * h * 3],
+        };
+        let out = stack_rows(&[row(3, 2, 10), row(2, 1, 20)]);
+        assert_eq!((out.width, out.height), (3, 3));
+        let px = |x: usize, y: usize| out.pixels[(y * 3 + x) * 3];
+        assert_eq!(
+            [px(0, 0), px(2, 1), px(0, 2), px(1, 2), px(2, 2)],
+            [10, 10, 20, 20, 0]
+        );
+    }
     use deepneuro_volume::Affine;
     use ndarray::Array3;
 

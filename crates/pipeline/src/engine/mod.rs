@@ -254,6 +254,20 @@ mod tests {
     }
 
     #[test]
+    fn resample_to_a_spacing_keeps_the_field_of_view() {
+        let e = engine(
+            "[[step]]\nop = \"resample\"\nvalue = \"img\"\nspacing = [4.0, 3.0, 1.5]\nout = \"r\"\n",
+        );
+        let mut run = e.run_case(input(sample()), &BTreeMap::new(), None).unwrap();
+        let r = run.values.get_mut("r").unwrap().to_volume().unwrap();
+        // 6 x 2 mm, 5 x 1.5 mm and 4 x 3 mm: 12 / 4, 7.5 / 3 = 2.5 (rounded away from 0), 12 / 1.5.
+        assert_eq!(r.spatial_shape(), [3, 3, 8]);
+        assert_eq!(r.spacing(), [4.0, 3.0, 1.5]);
+        // The outer corner of the first voxel stays: x runs along -1, from 7 + 1 (its half voxel).
+        assert!((r.voxel_to_world([-0.5, 0.0, 0.0])[0] - 8.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn clip_percentiles_inside_a_mask_use_only_its_voxels() {
         let e = engine(
             "[[step]]\nop = \"nonzero\"\nimage = \"img\"\nout = \"m\"\n[[step]]\nop = \"clip-percentiles\"\nimage = \"img\"\nmask = \"m\"\npercentiles = [0, 100]\nrescale = [0, 1]\nout = \"c\"\n",

@@ -735,13 +735,39 @@ fn register(
     Ok(Value::Transform(r.transform))
 }
 
+/// The grid `resample` writes onto: `onto`'s, or the value's own field of
+/// view at `spacing`.
+fn target_grid(
+    s: &Step,
+    run: &mut CaseRun,
+) -> Result<(deepneuro_volume::Affine, [usize; 3]), PipelineError> {
+    use deepneuro_preprocess::resample::Grid;
+    match (s.value("onto"), s.nums("spacing")) {
+        (Some(_), None) => get(s, run, "onto")?
+            .grid()
+            .ok_or_else(|| PipelineError::step(&s.id, "`onto` has no grid")),
+        (None, Some(&[x, y, z])) => {
+            let v = get(s, run, "value")?.to_volume()?;
+            let g = Grid::with_spacing(&v, [x, y, z]).map_err(|e| preprocess_error(s, e))?;
+            Ok((g.affine, g.shape))
+        }
+        _ => Err(PipelineError::step(
+            &s.id,
+            "give exactly one of `onto` and `spacing` ([x, y, z] mm)",
+        )),
+    }
+}
+
 fn resample(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     use deepneuro_preprocess::resample::{Grid, Interpolation, ResampleOptions};
-    let (affine, shape) = get(s, run, "onto")?
-        .grid()
-        .ok_or_else(|| PipelineError::step(&s.id, "`onto` has no grid"))?;
+    let (affine, shape) = target_grid(s, run)?;
     let transform = match s.value("transform") {
         Some(_) => match get(s, run, "transform")? {
+            Value::Transform(t) if s.flag("invert") => Some(
+                t.inverse()
+                    .ok_or_else(|| PipelineError::step(&s.id, "the transform cannot be inverted"))?
+                    .ras_matrix(),
+            ),
             Value::Transform(t) => Some(t.ras_matrix()),
             v => return Err(wrong(s, "transform", v)),
         },

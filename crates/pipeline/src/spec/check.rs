@@ -482,6 +482,20 @@ impl Checker<'_> {
                     );
                 }
             }
+            if op.name == "resample" && args.contains_key("onto") == args.contains_key("spacing") {
+                return Err(self.err(
+                    at,
+                    format!("{id}: give exactly one of `onto` and `spacing`"),
+                ));
+            }
+            if let Some(StepArg::Nums(sp)) = args.get("spacing") {
+                if sp.len() != 3 || sp.iter().any(|x| !(x.is_finite() && *x > 0.0)) {
+                    return Err(self.err(
+                        at,
+                        format!("{id}: `spacing` must be three positive numbers [x, y, z] mm"),
+                    ));
+                }
+            }
             out.push(Step {
                 op,
                 id,
@@ -963,14 +977,18 @@ impl Checker<'_> {
             ty(&o.value, &format!("output {}", o.name), &spatial)?;
         }
         if let Some(q) = &raw.quicklook {
-            ty(&q.image, "quicklook image", &spatial)?;
-            ty(&q.labels, "quicklook labels", &[Ty::Mask, Ty::Labels])?;
-            for k in q.colours.keys() {
-                if k.parse::<u32>().is_err() {
-                    return Err(self.err(
-                        self.section_line("[quicklook"),
-                        format!("quicklook colours: {k:?} is not a label number"),
-                    ));
+            let rows = std::iter::once((&q.image, &q.labels, &q.colours))
+                .chain(q.rows.iter().map(|r| (&r.image, &r.labels, &r.colours)));
+            for (image, labels, colours) in rows {
+                ty(image, "quicklook image", &spatial)?;
+                ty(labels, "quicklook labels", &[Ty::Mask, Ty::Labels])?;
+                for k in colours.keys() {
+                    if k.parse::<u32>().is_err() {
+                        return Err(self.err(
+                            self.section_line("[quicklook"),
+                            format!("quicklook colours: {k:?} is not a label number"),
+                        ));
+                    }
                 }
             }
         }

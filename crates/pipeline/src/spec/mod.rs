@@ -11,7 +11,7 @@ mod raw;
 pub use check::{ParamValue, Step, StepArg};
 pub use raw::{
     Container, Header, InputDecl, InputKind, OutputDecl, ParamDecl, ParamType, QuicklookDecl,
-    SegDecl, SegmentDecl, SkipDecl,
+    QuicklookRow, SegDecl, SegmentDecl, SkipDecl,
 };
 
 use deepneuro_registry::Registry;

@@ -261,8 +261,10 @@ pub const OPS: &[OpDef] = &[
         help: "Resample a value onto the grid of another (an input's, say), optionally through a transform; exact (a reordering) when the grids differ only by axis order and direction.",
         keys: &[
             req("value", Key::Read(SPATIAL), "the value to resample"),
-            req("onto", Key::Read(SPATIAL), "the value whose grid to take"),
+            opt("onto", Key::Read(SPATIAL), "the value whose grid to take (this or `spacing`)"),
+            opt("spacing", Key::NumList, "[x, y, z] mm: the value's own field of view and axes with this voxel size (this or `onto`)"),
             opt("transform", Key::Read(&[Transform]), "from `register`: onto's world to value's world"),
+            opt("invert", Key::Bool, "resample through the inverse of `transform` (a result on the fixed image's grid back onto the moving image's)"),
             opt("interpolation", Key::Choice(&["auto", "nearest", "linear", "bspline"]), "auto: nearest for masks and label maps, linear otherwise"),
             out_same("value"),
         ],

@@ -166,6 +166,21 @@ pub struct QuicklookDecl {
     /// RGB colour per label value; other labels get a palette colour.
     #[serde(default)]
     pub colours: BTreeMap<String, [u8; 3]>,
+    /// More rows below the first, each an image with its own outlines
+    /// (`[[quicklook.row]]`): the post-contrast T1 with the enhancing
+    /// tumour under the FLAIR with the whole tumour, say.
+    #[serde(default, rename = "row")]
+    pub rows: Vec<QuicklookRow>,
+}
+
+/// `[[quicklook.row]]`: one more row of three slices.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuicklookRow {
+    pub image: String,
+    pub labels: String,
+    #[serde(default)]
+    pub colours: BTreeMap<String, [u8; 3]>,
 }
 
 /// `[seg]`: one DICOM SEG per case, one segment per label.
