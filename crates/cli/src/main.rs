@@ -76,9 +76,9 @@ enum Command {
         after_help = "Example:\n  deepneuro predict --model unet.pt --input t1.nii.gz --output prob.nii.gz --patch-size 96,96,96 --overlap 0.25 --blend gaussian --batch 4"
     )]
     Predict(commands::predict::Args),
-    /// Train a U-Net from a DataCollection as a TOML config says (checkpoints, CSV log, early stopping).
+    /// Train a U-Net from a DataCollection as a TOML config says (checkpoints, CSV log, early stopping), or a built-in recipe's nets.
     #[command(
-        after_help = "Example:\n  deepneuro train --config crates/train/configs/phantom_whole_tumour.toml --json"
+        after_help = "Examples:\n  deepneuro train --config crates/train/configs/phantom_whole_tumour.toml --json\n  deepneuro train --recipe glioblastoma --data BraTS2021/ --output gbm/ --device cuda:0"
     )]
     Train(commands::train::Args),
     /// Preprocessing: resample, normalize, n4 (bias field), register (rigid/affine).

@@ -54,7 +54,9 @@ impl UNet {
     }
 
     /// Replaces the weights with those of a `.safetensors` file, which must
-    /// hold exactly this network's variables with the same shapes.
+    /// hold exactly this network's variables with the same shapes. Tensors
+    /// of another floating-point kind (f16 weights written to halve the
+    /// file) are converted to the variable's kind.
     pub fn load_weights(&mut self, path: &Path) -> Result<(), ModelError> {
         if !path.exists() {
             return Err(io_err(path, "no such file"));
@@ -122,5 +124,52 @@ pub fn load_model(path: &Path, device: Device) -> Result<Box<dyn Model>, ModelEr
         _ => Err(ModelError::UnsupportedFile {
             path: path.to_path_buf(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Kind;
+
+    fn small() -> UNetConfig {
+        UNetConfig {
+            input_shape: vec![8, 8, 8, 2],
+            depth: 2,
+            max_filter: 8,
+            ..UNetConfig::default()
+        }
+    }
+
+    #[test]
+    fn f16_weights_load_as_f32() {
+        let dir = tempfile::tempdir().unwrap();
+        let (full, half) = (
+            dir.path().join("a.safetensors"),
+            dir.path().join("h.safetensors"),
+        );
+        let net = UNet::new(small(), Device::Cpu).unwrap();
+        net.save(&full).unwrap();
+        let tensors: Vec<(String, Tensor)> = Tensor::read_safetensors(&full)
+            .unwrap()
+            .into_iter()
+            .map(|(n, t)| match t.kind() {
+                Kind::Float => (n, t.to_kind(Kind::Half)),
+                _ => (n, t),
+            })
+            .collect();
+        assert!(tensors.iter().any(|(_, t)| t.kind() == Kind::Half));
+        Tensor::write_safetensors(&tensors, &half).unwrap();
+
+        let mut other = UNet::new(small(), Device::Cpu).unwrap();
+        other.load_weights(&half).unwrap();
+        let (want, got) = (net.var_store().variables(), other.var_store().variables());
+        for (name, w) in &want {
+            let g = &got[name];
+            assert_eq!(g.kind(), w.kind(), "{name}");
+            let err = (g - w).abs().max().double_value(&[]);
+            let scale = w.abs().max().double_value(&[]).max(1e-6);
+            assert!(err <= scale * 1e-3, "{name}: {err} of {scale}");
+        }
     }
 }

@@ -74,6 +74,65 @@ pub enum TargetKind {
     /// One channel per entry of `data.labels` (plus a background channel
     /// first when the model has one more output).
     Labels,
+    /// One channel: the BraTS whole tumour, label > 0 (as `binary`; named
+    /// for recipes and configs that say what they learn).
+    WholeTumour,
+    /// One channel: the BraTS enhancing tumour, label 4 (BraTS 2017-2021)
+    /// or 3 (BraTS 2023 and later) as `data.label_scheme` says.
+    EnhancingTumour,
+}
+
+/// How a BraTS label map numbers the tumour sub-regions. Both schemes give
+/// 1 to the necrotic (and non-enhancing) core and 2 to the oedema; they
+/// differ in the enhancing tumour's label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelScheme {
+    /// Detected from the labels of the training cases' label maps: any 4
+    /// is BraTS 2017, a 3 and no 4 is BraTS 2023 (see
+    /// [`crate::detect_label_scheme`]).
+    #[default]
+    Auto,
+    /// BraTS 2017-2021: 1 necrosis and non-enhancing core, 2 oedema, 4
+    /// enhancing tumour.
+    Brats2017,
+    /// BraTS 2023 and later: 1 necrotic core, 2 oedema, 3 enhancing tumour.
+    Brats2023,
+}
+
+impl LabelScheme {
+    /// The enhancing tumour's label; `None` while the scheme is `auto`.
+    pub fn enhancing_label(self) -> Option<i32> {
+        match self {
+            LabelScheme::Auto => None,
+            LabelScheme::Brats2017 => Some(4),
+            LabelScheme::Brats2023 => Some(3),
+        }
+    }
+
+    /// The name used in configs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            LabelScheme::Auto => "auto",
+            LabelScheme::Brats2017 => "brats2017",
+            LabelScheme::Brats2023 => "brats2023",
+        }
+    }
+}
+
+impl std::str::FromStr for LabelScheme {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(LabelScheme::Auto),
+            "brats2017" => Ok(LabelScheme::Brats2017),
+            "brats2023" => Ok(LabelScheme::Brats2023),
+            _ => Err(format!(
+                "unknown label scheme {s:?} (expected auto, brats2017 or brats2023)"
+            )),
+        }
+    }
 }
 
 /// The data section.
@@ -92,6 +151,14 @@ pub struct DataConfig {
     pub target: TargetKind,
     /// Labels of `target = "labels"`, one output channel each.
     pub labels: Vec<i32>,
+    /// The BraTS label numbering, read by `target = "enhancing_tumour"`.
+    pub label_scheme: LabelScheme,
+    /// Appends the binarised label map (label > 0, the whole tumour) to the
+    /// input group as its last channel: after normalisation, so it stays
+    /// exactly 0 or 1, and before augmentation, so patches and flips move
+    /// it with the image. Intensity augmentations of the input group would
+    /// change it too; restrict them with `groups=` when this is set.
+    pub append_whole_tumour_channel: bool,
     /// Z-score each input channel over its non-zero voxels (the brain), on
     /// the whole case before augmentation; background stays 0.
     pub normalize: bool,
@@ -113,6 +180,8 @@ impl Default for DataConfig {
             target_group: "ground_truth".into(),
             target: TargetKind::Binary,
             labels: vec![1, 2, 4],
+            label_scheme: LabelScheme::Auto,
+            append_whole_tumour_channel: false,
             normalize: true,
             augment: String::new(),
             validation_split: 0.2,
@@ -335,7 +404,7 @@ impl TrainConfig {
             }
         }
         let want = match self.data.target {
-            TargetKind::Binary => vec![1],
+            TargetKind::Binary | TargetKind::WholeTumour | TargetKind::EnhancingTumour => vec![1],
             TargetKind::Labels => vec![
                 self.data.labels.len() as i64,
                 self.data.labels.len() as i64 + 1,
@@ -350,6 +419,7 @@ impl TrainConfig {
                 ),
             );
         }
+        self.check_channels(model)?;
         if self.lr(model) <= 0.0 || !self.lr(model).is_finite() {
             return bad("optimizer.learning_rate", "must be positive".into());
         }
@@ -379,6 +449,46 @@ impl TrainConfig {
             return bad("model.cost_function", e);
         }
         Ok(())
+    }
+
+    /// The model's input channels against the input group's patterns (plus
+    /// the appended whole-tumour channel) of a folder source; other sources
+    /// are checked when the first batch meets the network.
+    fn check_channels(&self, model: &UNetConfig) -> Result<(), TrainError> {
+        let ext = self
+            .data
+            .source
+            .as_ref()
+            .and_then(|s| s.extension())
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        // CSV and HDF5 sources select groups by name; the patterns (the
+        // BraTS default unless set) do not count their channels.
+        if matches!(ext.as_deref(), Some("csv" | "h5" | "hdf5" | "hdf")) {
+            return Ok(());
+        }
+        let Some(patterns) = self.data.groups.get(&self.data.input_group) else {
+            return Ok(());
+        };
+        let extra = usize::from(self.data.append_whole_tumour_channel);
+        let want = (patterns.len() + extra) as i64;
+        if model.in_channels() == want {
+            return Ok(());
+        }
+        Err(TrainError::config(
+            "model.input_shape",
+            format!(
+                "the last entry is {} but the data give {want} channel(s) ({} in group {:?}{})",
+                model.in_channels(),
+                patterns.len(),
+                self.data.input_group,
+                if extra == 1 {
+                    " plus the whole tumour"
+                } else {
+                    ""
+                }
+            ),
+        ))
     }
 
     /// The initial learning rate.

@@ -10,7 +10,7 @@ use deepneuro_models::Model;
 use ndarray::{Array4, Axis};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{DataConfig, TargetKind};
+use crate::config::{DataConfig, LabelScheme, TargetKind};
 use crate::TrainError;
 
 /// Splits `n` case indices into (training, validation): `round(fraction *
@@ -40,9 +40,10 @@ pub fn split_cases(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize
     (train, val)
 }
 
-/// Keeps the chosen cases, z-scores the input, runs the user's augmentation
-/// and encodes the target, in that order (the target is encoded last so
-/// that augmentations see label maps, e.g. for label-centred patches).
+/// Keeps the chosen cases, z-scores the input, appends the whole-tumour
+/// channel when asked, runs the user's augmentation and encodes the
+/// target, in that order (the target is encoded last so that augmentations
+/// see label maps, e.g. for label-centred patches).
 #[derive(Debug)]
 pub(crate) struct Prepare {
     /// Case ids to keep; others yield no sample (`None`: keep all).
@@ -50,6 +51,36 @@ pub(crate) struct Prepare {
     pub data: DataConfig,
     pub background: bool,
     pub then: Compose,
+    /// The enhancing tumour's label, for `target = "enhancing_tumour"`.
+    enhancing: i32,
+}
+
+impl Prepare {
+    /// The preparation of `data` (whose label scheme must be settled, see
+    /// [`crate::labels`]) followed by the augmentation `augment`.
+    pub fn new(
+        data: &DataConfig,
+        keep: Option<HashSet<String>>,
+        background: bool,
+        augment: &str,
+    ) -> Result<Prepare, TrainError> {
+        let enhancing = match (data.target, data.label_scheme.enhancing_label()) {
+            (TargetKind::EnhancingTumour, None) => {
+                return Err(TrainError::config(
+                    "data.label_scheme",
+                    "the enhancing tumour needs brats2017 or brats2023 (auto was not resolved)",
+                ))
+            }
+            (_, label) => label.unwrap_or(0),
+        };
+        Ok(Prepare {
+            keep,
+            data: data.clone(),
+            background,
+            then: deepneuro_augment::parse(augment)?,
+            enhancing,
+        })
+    }
 }
 
 impl Augmentation for Prepare {
@@ -75,13 +106,16 @@ impl Augmentation for Prepare {
                 zscore_nonzero(x);
             }
         }
+        if self.data.append_whole_tumour_channel {
+            append_whole_tumour(&mut sample, &self.data);
+        }
         let mut out = self.then.apply(sample, rng)?;
         for s in &mut out {
             let t = s
                 .groups
                 .get(&self.data.target_group)
                 .ok_or_else(|| missing(s, &self.data.target_group))?;
-            let encoded = encode_target(t, &self.data, self.background);
+            let encoded = encode_target(t, &self.data, self.background, self.enhancing);
             s.groups.insert(self.data.target_group.clone(), encoded);
         }
         Ok(out)
@@ -118,15 +152,40 @@ fn zscore_nonzero(x: &mut Array4<f32>) {
     }
 }
 
-/// The label map (channel 0) as the training target: `label > 0`, or one
-/// channel per label (background first when asked).
-fn encode_target(t: &Array4<f32>, data: &DataConfig, background: bool) -> Array4<f32> {
+/// Appends `label > 0` of the target's first channel to the input group as
+/// its last channel. Both groups are on the case's grid here, before any
+/// augmentation, so the later spatial steps move the channel with the image.
+fn append_whole_tumour(sample: &mut Sample, data: &DataConfig) {
+    let Some(t) = sample.groups.get(&data.target_group) else {
+        return;
+    };
+    let whole = t
+        .index_axis(Axis(0), 0)
+        .mapv(|v| if v > 0.0 { 1.0f32 } else { 0.0 })
+        .insert_axis(Axis(0));
+    if let Some(x) = sample.groups.get_mut(&data.input_group) {
+        if let Ok(joined) = ndarray::concatenate(Axis(0), &[x.view(), whole.view()]) {
+            *x = joined;
+        }
+    }
+}
+
+/// The label map (channel 0) as the training target: `label > 0`, the
+/// enhancing label `enhancing`, or one channel per label (background first
+/// when asked).
+fn encode_target(
+    t: &Array4<f32>,
+    data: &DataConfig,
+    background: bool,
+    enhancing: i32,
+) -> Array4<f32> {
     let lab = t.index_axis(Axis(0), 0);
     let (x, y, z) = lab.dim();
     let one = |f: &dyn Fn(f32) -> bool| lab.mapv(|v| if f(v) { 1.0f32 } else { 0.0 });
     let mut chans = Vec::new();
     match data.target {
-        TargetKind::Binary => chans.push(one(&|v| v > 0.0)),
+        TargetKind::Binary | TargetKind::WholeTumour => chans.push(one(&|v| v > 0.0)),
+        TargetKind::EnhancingTumour => chans.push(one(&|v| v.round() as i32 == enhancing)),
         TargetKind::Labels => {
             if background {
                 let labels = data.labels.clone();
@@ -224,12 +283,7 @@ fn scored_samples(
     data: &DataConfig,
     factor: &[i64],
 ) -> Result<Vec<(Tensor, Tensor)>, TrainError> {
-    let prep = Prepare {
-        keep: None,
-        data: data.clone(),
-        background: false,
-        then: deepneuro_augment::parse(&data.validation_augment)?,
-    };
+    let prep = Prepare::new(data, None, false, &data.validation_augment)?;
     let mut out = Vec::new();
     for s in case_samples(collection, index, &prep, 0)? {
         let x = to_tensor(&s.groups[&data.input_group], Device::Cpu)?.f_unsqueeze(0)?;
@@ -257,10 +311,15 @@ pub fn predict_case(
     data: &DataConfig,
     factor: &[i64],
 ) -> Result<Array4<f32>, TrainError> {
-    let whole = DataConfig {
+    let mut whole = DataConfig {
         validation_augment: String::new(),
         ..data.clone()
     };
+    // The target is dropped here, so an unsettled scheme may take any value
+    // rather than fail on a case without enhancing tumour.
+    if whole.label_scheme == LabelScheme::Auto {
+        whole.label_scheme = LabelScheme::Brats2017;
+    }
     let (probs, _) = scored_samples(model, collection, index, &whole, factor)?
         .into_iter()
         .next()
@@ -277,8 +336,9 @@ pub fn predict_case(
 
 /// The mean per-case Dice of `model` on `cases` of `collection`: sigmoid
 /// (or softmax) outputs above 0.5 against the target encoded as in training
-/// (`data.target`), on whole volumes, or on the `data.validation_augment`
-/// draw when set (seeded with 0); inputs are normalised as in training.
+/// (`data.target`; an `auto` label scheme is detected over `cases`), on
+/// whole volumes, or on the `data.validation_augment` draw when set (seeded
+/// with 0); inputs are normalised as in training.
 /// `factor`: see [`crate::pad_factor`] (volumes are padded to it).
 pub fn evaluate_dice(
     model: &dyn Model,
@@ -287,6 +347,7 @@ pub fn evaluate_dice(
     data: &DataConfig,
     factor: &[i64],
 ) -> Result<f64, TrainError> {
+    let data = &crate::labels::resolve(data, collection, cases)?;
     let mut total = 0.0;
     for &i in cases {
         let mut counts: Vec<[f64; 3]> = Vec::new();
@@ -307,5 +368,108 @@ pub(crate) fn add_counts(acc: &mut Vec<[f64; 3]>, c: &[[f64; 3]]) {
                 a[k] += b[k];
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ndarray::{s, Array4};
+
+    use super::*;
+    use crate::config::LabelScheme;
+
+    /// A 24^3 case: three positive image channels and a label map with a
+    /// core (1), an enhancing ring (4) and oedema (2) off-centre, so that
+    /// flips change where the tumour is.
+    fn case() -> Sample {
+        let n = 24;
+        let mut labels = Array4::<f32>::zeros((1, n, n, n));
+        for ((_, x, y, z), v) in labels.indexed_iter_mut() {
+            let r =
+                ((x as f32 - 9.0).powi(2) + (y as f32 - 13.0).powi(2) + (z as f32 - 11.0).powi(2))
+                    .sqrt();
+            *v = match r {
+                r if r < 2.5 => 1.0,
+                r if r < 4.5 => 4.0,
+                r if r < 7.0 => 2.0,
+                _ => 0.0,
+            };
+        }
+        let input = Array4::from_shape_fn((3, n, n, n), |(c, x, y, z)| {
+            1.0 + ((c * 31 + x * 7 + y * 3 + z) % 17) as f32
+        });
+        Sample {
+            case: "c".into(),
+            groups: BTreeMap::from([
+                ("input".to_string(), input),
+                ("ground_truth".to_string(), labels),
+            ]),
+            affine: deepneuro_volume::Affine::identity(),
+        }
+    }
+
+    fn data(target: TargetKind) -> DataConfig {
+        DataConfig {
+            target,
+            label_scheme: LabelScheme::Brats2017,
+            append_whole_tumour_channel: true,
+            ..DataConfig::default()
+        }
+    }
+
+    const AUGMENT: &str = "patches(size=8x8x8,count=6,label=ground_truth,label_fraction=0.5); \
+                           flip(axes=0-1-2,p=0.5)";
+
+    #[test]
+    fn fourth_channel_is_the_whole_tumour_after_patches_and_flips() {
+        let prep = Prepare::new(&data(TargetKind::WholeTumour), None, false, AUGMENT).unwrap();
+        let mut tumour_voxels = 0.0;
+        for seed in 0..8 {
+            let out = prep
+                .apply(case(), &mut deepneuro_augment::rng(seed))
+                .unwrap();
+            assert_eq!(out.len(), 6);
+            for s in &out {
+                let x = &s.groups["input"];
+                let t = &s.groups["ground_truth"];
+                assert_eq!(x.shape(), &[4, 8, 8, 8]);
+                // Exactly the target (label > 0, moved by the same patches
+                // and flips), so exactly 0 or 1: never z-scored.
+                assert_eq!(x.slice(s![3, .., .., ..]), t.slice(s![0, .., .., ..]));
+                assert!(x
+                    .slice(s![3, .., .., ..])
+                    .iter()
+                    .all(|&v| v == 0.0 || v == 1.0));
+                tumour_voxels += t.sum();
+            }
+        }
+        assert!(tumour_voxels > 0.0, "no patch met the tumour");
+    }
+
+    #[test]
+    fn enhancing_target_lies_inside_the_fourth_channel() {
+        let prep = Prepare::new(&data(TargetKind::EnhancingTumour), None, false, AUGMENT).unwrap();
+        let whole = prep.apply(case(), &mut deepneuro_augment::rng(3)).unwrap();
+        let plain = Prepare::new(&data(TargetKind::WholeTumour), None, false, AUGMENT).unwrap();
+        let same = plain.apply(case(), &mut deepneuro_augment::rng(3)).unwrap();
+        let (mut enhancing, mut inside) = (0.0, 0.0);
+        for (e, w) in whole.iter().zip(&same) {
+            let (x, t) = (&e.groups["input"], &e.groups["ground_truth"]);
+            assert_eq!(x, &w.groups["input"], "the same draw gives the same input");
+            enhancing += t.sum();
+            inside += (t * &x.slice(s![3..4, .., .., ..])).sum();
+        }
+        assert!(enhancing > 0.0);
+        assert_eq!(enhancing, inside);
+    }
+
+    #[test]
+    fn an_unresolved_scheme_is_refused() {
+        let mut d = data(TargetKind::EnhancingTumour);
+        d.label_scheme = LabelScheme::Auto;
+        let e = Prepare::new(&d, None, false, "").unwrap_err();
+        assert!(e.to_string().contains("data.label_scheme"), "{e}");
     }
 }

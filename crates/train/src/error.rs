@@ -32,6 +32,22 @@ pub enum TrainError {
     /// The model could not be built, run or saved.
     #[error("model: {0}")]
     Model(#[from] deepneuro_models::ModelError),
+    /// The label maps do not say which BraTS label scheme they follow.
+    #[error("{path}: {reason}", path = .path.display())]
+    LabelScheme {
+        /// The data source (or the label map at fault).
+        path: PathBuf,
+        /// What was found and what to set.
+        reason: String,
+    },
+    /// A recipe's data folder has no usable case.
+    #[error("{path}: {reason}", path = .path.display())]
+    DataFolder {
+        /// The folder.
+        path: PathBuf,
+        /// Why no case could be used.
+        reason: String,
+    },
     /// The device could not be used.
     #[error("device: {0}")]
     Device(String),

@@ -13,7 +13,7 @@ use serde::Serialize;
 use tch::Tensor;
 
 use crate::callbacks::{save_checkpoint, CsvLog, Monitor};
-use crate::config::{OptimizerConfig, TargetKind, TrainConfig};
+use crate::config::{LabelScheme, OptimizerConfig, TargetKind, TrainConfig};
 use crate::data::{add_counts, case_samples, dice_counts, dice_from_counts, padded_forward};
 use crate::data::{split_cases, to_tensor, Prepare};
 use crate::loss::{activate, loss};
@@ -84,6 +84,9 @@ pub struct TrainReport {
     pub best_checkpoint: Option<PathBuf>,
     /// `checkpoint_dir/last.safetensors`, when checkpoints are written.
     pub last_checkpoint: Option<PathBuf>,
+    /// The BraTS label scheme in effect (`auto` when the target needs
+    /// none and none was set).
+    pub label_scheme: LabelScheme,
     /// Case ids trained on.
     pub train_cases: Vec<String>,
     /// Case ids validated on.
@@ -138,18 +141,10 @@ pub fn train(cfg: &TrainConfig, base_dir: &Path) -> Result<TrainReport, TrainErr
     }
     let background = cfg.data.target == TargetKind::Labels
         && model_cfg.num_outputs as usize == cfg.data.labels.len() + 1;
-    let train_prep = Arc::new(Prepare {
-        keep: Some(train_ids.iter().cloned().collect::<HashSet<_>>()),
-        data: cfg.data.clone(),
-        background,
-        then: deepneuro_augment::parse(&cfg.data.augment)?,
-    });
-    let val_prep = Prepare {
-        keep: None,
-        data: cfg.data.clone(),
-        background,
-        then: deepneuro_augment::parse(&cfg.data.validation_augment)?,
-    };
+    let data = crate::labels::resolve(&cfg.data, &collection, &train_idx)?;
+    let keep = train_ids.iter().cloned().collect::<HashSet<_>>();
+    let train_prep = Arc::new(Prepare::new(&data, Some(keep), background, &data.augment)?);
+    let val_prep = Prepare::new(&data, None, background, &data.validation_augment)?;
 
     tch::manual_seed(cfg.seed as i64);
     // The loop trains on logits (stable cross-entropy); checkpoints carry the
@@ -198,6 +193,7 @@ pub fn train(cfg: &TrainConfig, base_dir: &Path) -> Result<TrainReport, TrainErr
         best_epoch: 0,
         best_checkpoint: None,
         last_checkpoint: None,
+        label_scheme: data.label_scheme,
         train_cases: train_ids,
         validation_cases: val_ids,
         stopped_early: false,
