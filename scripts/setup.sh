@@ -38,5 +38,9 @@ if [ "${DEEPNEURO_SETUP_BUILD:-1}" = 1 ]; then
   cargo build --release --bins --quiet
   # Model weights from the deepbet wheel on PyPI, hash-checked into the cache.
   scripts/registry/import-deepbet.sh target/release/deepneuro >/dev/null
+  # The glioblastoma-seg networks, committed (trained on synthetic data).
+  for w in models/glioblastoma/*.safetensors; do
+    target/release/deepneuro models import "$w" >/dev/null
+  done
 fi
 echo "setup: done"
