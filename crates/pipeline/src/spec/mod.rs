@@ -115,6 +115,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "skull-strip-n4",
         include_str!("../../../../pipelines/skull-strip-n4.toml"),
     ),
+    (
+        "glioblastoma-seg",
+        include_str!("../../../../pipelines/glioblastoma-seg.toml"),
+    ),
 ];
 
 impl Spec {

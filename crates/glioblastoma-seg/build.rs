@@ -1,0 +1,3 @@
+fn main() {
+    deepneuro_build_support::link_libtorch();
+}
