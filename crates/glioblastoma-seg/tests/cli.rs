@@ -37,7 +37,7 @@ fn files(dir: &Path) -> Vec<String> {
 /// `n` held-out cases in `dir`; returns the case folders.
 fn heldout(dir: &Path, n: usize, seed: u64) -> Vec<PathBuf> {
     let out = deepneuro_testkit::run_python(
-        &deepneuro_testkit::script("scripts/fixtures/gbm_heldout.py"),
+        &deepneuro_testkit::script("fixtures/gbm_heldout.py"),
         [dir.to_str().unwrap(), &n.to_string(), &seed.to_string()],
     );
     let j: serde_json::Value = serde_json::from_str(out.trim().lines().last().unwrap()).unwrap();
@@ -89,7 +89,7 @@ fn preprocessed_case_segments_whole_and_enhancing_tumour() {
     )
     .unwrap();
     let scores = deepneuro_testkit::run_python(
-        &deepneuro_testkit::script("scripts/bench/gbm_dice.py"),
+        &deepneuro_testkit::script("bench/gbm_dice.py"),
         [
             tmp.path().join("cases").to_str().unwrap(),
             pred.to_str().unwrap(),
@@ -142,7 +142,7 @@ fn dicom_chain_with_a_moved_biased_t1_agrees_with_the_preprocessed_run() {
     let case = heldout(&tmp.path().join("cases"), 1, 9090).remove(0);
     let dcm = tmp.path().join("dicom");
     deepneuro_testkit::run_python(
-        &deepneuro_testkit::script("scripts/fixtures/gbm_dicom.py"),
+        &deepneuro_testkit::script("fixtures/gbm_dicom.py"),
         [
             case.to_str().unwrap(),
             dcm.to_str().unwrap(),
@@ -186,7 +186,7 @@ fn dicom_chain_with_a_moved_biased_t1_agrees_with_the_preprocessed_run() {
     // The SEG refers to the FLAIR series and holds both labels on the same voxels.
     let seg = full.join("flair_tumour_seg.dcm");
     let read = deepneuro_testkit::run_python(
-        &deepneuro_testkit::script("scripts/fixtures/dicom_seg_readback.py"),
+        &deepneuro_testkit::script("fixtures/dicom_seg_readback.py"),
         [
             seg.to_str().unwrap(),
             full.join("flair_tumour.nii.gz").to_str().unwrap(),
@@ -284,7 +284,7 @@ fn bad_input_is_refused_with_its_exit_code_and_nothing_written() {
 
     let dcm = tmp.path().join("dicom");
     deepneuro_testkit::run_python(
-        &deepneuro_testkit::script("scripts/fixtures/gbm_dicom.py"),
+        &deepneuro_testkit::script("fixtures/gbm_dicom.py"),
         [
             case.to_str().unwrap(),
             dcm.to_str().unwrap(),

@@ -763,11 +763,19 @@ fn resample(s: &Step, run: &mut CaseRun) -> Result<Value, PipelineError> {
     let (affine, shape) = target_grid(s, run)?;
     let transform = match s.value("transform") {
         Some(_) => match get(s, run, "transform")? {
-            Value::Transform(t) if s.flag("invert") => Some(
-                t.inverse()
+            Value::Transform(t) if s.flag("invert") => {
+                let mut m = t
+                    .inverse()
                     .ok_or_else(|| PipelineError::step(&s.id, "the transform cannot be inverted"))?
-                    .ras_matrix(),
-            ),
+                    .ras_matrix();
+                // Rounding in the inversion leaves ~1e-17 in the homogeneous row, which
+                // the resampler rightly refuses in a general matrix.
+                for j in 0..3 {
+                    m[(3, j)] = 0.0;
+                }
+                m[(3, 3)] = 1.0;
+                Some(m)
+            }
             Value::Transform(t) => Some(t.ras_matrix()),
             v => return Err(wrong(s, "transform", v)),
         },
