@@ -19,10 +19,12 @@ pub struct Args {
     /// whole-tumour and enhancing-tumour U-Nets (crates/train/recipes/).
     #[arg(long, value_enum, requires_all = ["data", "output"])]
     pub recipe: Option<Recipe>,
-    /// The recipe's data folder (BraTS layout: one folder per case).
+    /// The recipe's data folder (BraTS layout: one folder per case); no
+    /// default: required with --recipe.
     #[arg(long, requires = "recipe")]
     pub data: Option<PathBuf>,
-    /// The recipe's output folder (checkpoints, logs, models.toml).
+    /// The recipe's output folder (checkpoints, logs, models.toml); no
+    /// default: required with --recipe.
     #[arg(long, requires = "recipe")]
     pub output: Option<PathBuf>,
     /// BraTS label numbering: auto (detected from the label maps),
@@ -30,26 +32,30 @@ pub struct Args {
     #[arg(long, default_value = "auto", value_parser = parse_scheme, requires = "recipe")]
     pub label_scheme: LabelScheme,
     /// A U-Net config (TOML or JSON) replacing the recipe's paper network in
-    /// both nets (their input channels are kept), e.g. a small one for a CPU.
+    /// both nets (their input channels are kept), e.g. a small one for a CPU
+    /// [default: the recipe's own network].
     #[arg(long, requires = "recipe")]
     pub model_config: Option<PathBuf>,
     /// Write the best weights also as f16 (best_f16.safetensors) and point
     /// models.toml at them.
     #[arg(long, requires = "recipe")]
     pub half: bool,
-    /// Passes over the training cases (overrides the config or recipe).
+    /// Passes over the training cases [default: the config's or recipe's].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// At most this many optimisation steps per epoch.
+    /// At most this many optimisation steps per epoch [default: the
+    /// config's or recipe's].
     #[arg(long)]
     pub steps_per_epoch: Option<usize>,
-    /// Patches (or volumes) per optimisation step.
+    /// Patches (or volumes) per optimisation step [default: the config's or
+    /// recipe's].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// auto, cpu or cuda:N.
+    /// auto, cpu or cuda:N [default: the config's or recipe's].
     #[arg(long)]
     pub device: Option<String>,
-    /// Seed of the weights, the split, the batch order and the augmentation.
+    /// Seed of the weights, the split, the batch order and the augmentation
+    /// [default: the config's or recipe's].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Print the training report (per-epoch metrics, checkpoints) as JSON on stdout.
