@@ -19,24 +19,12 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    deepneuro_testkit::output_text(o)
 }
 
 /// Visible files left in `dir` (staging files start with a dot).
 fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|r| {
-            r.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    deepneuro_testkit::files_in(dir)
 }
 
 fn write_volume(path: &Path, data: Array3<f32>, spacing: f64) {

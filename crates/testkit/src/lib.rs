@@ -6,7 +6,7 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The workspace root (two levels above each crate's manifest), or
 /// `$DEEPNEURO_WORKSPACE`: a test binary copied to another machine (the GPU
@@ -247,4 +247,27 @@ pub fn brats_phantoms(out: &Path, cases: usize, seed: u64, broken: bool) {
         args.push(OsStr::new("--no-broken"));
     }
     run_python(&script("fixtures/brats_phantoms.py"), args);
+}
+
+/// A command's stdout and stderr together, for assertion messages.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The names in `dir`, sorted (none when it does not exist): what a run
+/// left behind, staging files (starting with a dot) included.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
