@@ -498,3 +498,32 @@ impl TrainConfig {
             .unwrap_or(model.initial_learning_rate)
     }
 }
+
+/// Command-line values that replace a config's (`deepneuro train --epochs`
+/// and friends), for a config file and for each net of a recipe alike.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOverrides {
+    /// Passes over the training cases.
+    pub epochs: Option<usize>,
+    /// At most this many optimisation steps per epoch.
+    pub steps_per_epoch: Option<usize>,
+    /// Patches per optimisation step.
+    pub batch_size: Option<usize>,
+    /// `auto`, `cpu` or `cuda:N`.
+    pub device: Option<String>,
+    /// Seed of the weights, the split, the batch order and the augmentation.
+    pub seed: Option<u64>,
+}
+
+impl RunOverrides {
+    /// Replaces the values of `cfg` that are given here.
+    pub fn apply(&self, cfg: &mut TrainConfig) {
+        cfg.epochs = self.epochs.unwrap_or(cfg.epochs);
+        cfg.steps_per_epoch = self.steps_per_epoch.or(cfg.steps_per_epoch);
+        cfg.batch_size = self.batch_size.unwrap_or(cfg.batch_size);
+        cfg.seed = self.seed.unwrap_or(cfg.seed);
+        if let Some(d) = &self.device {
+            cfg.device = d.clone();
+        }
+    }
+}

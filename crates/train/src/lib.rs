@@ -25,7 +25,7 @@ mod train;
 pub use callbacks::CSV_COLUMNS;
 pub use config::{
     CallbackConfig, DataConfig, EarlyStopping, LabelScheme, OptimizerConfig, OptimizerKind,
-    ScheduleConfig, ScheduleKind, TargetKind, TrainConfig,
+    RunOverrides, ScheduleConfig, ScheduleKind, TargetKind, TrainConfig,
 };
 pub use data::{evaluate_dice, predict_case, split_cases};
 pub use error::TrainError;

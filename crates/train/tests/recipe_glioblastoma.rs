@@ -8,7 +8,7 @@ use deepneuro_data::{CollectionOptions, DataCollection};
 use deepneuro_models::{UNet, UNetConfig};
 use deepneuro_registry::Registry;
 use deepneuro_train::recipe::{glioblastoma, glioblastoma_configs, RecipeOptions};
-use deepneuro_train::{detect_label_scheme, LabelScheme, TargetKind, TrainError};
+use deepneuro_train::{detect_label_scheme, LabelScheme, RunOverrides, TargetKind, TrainError};
 use ndarray::Array3;
 
 const SIZE: usize = 48;
@@ -90,11 +90,13 @@ fn options(data: &Path, out: &Path, model: PathBuf) -> RecipeOptions {
         data: data.to_path_buf(),
         output: out.to_path_buf(),
         model_config: Some(model),
-        epochs: Some(1),
-        steps_per_epoch: Some(2),
-        batch_size: Some(2),
-        device: Some("cpu".into()),
-        seed: Some(1),
+        overrides: RunOverrides {
+            epochs: Some(1),
+            steps_per_epoch: Some(2),
+            batch_size: Some(2),
+            device: Some("cpu".into()),
+            seed: Some(1),
+        },
         quiet: true,
         ..Default::default()
     }

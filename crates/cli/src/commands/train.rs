@@ -5,7 +5,7 @@
 
 use crate::exit::{Code, Failure};
 use deepneuro_train::recipe::{RecipeOptions, RecipeReport};
-use deepneuro_train::{LabelScheme, TrainConfig, TrainError};
+use deepneuro_train::{LabelScheme, RunOverrides, TrainConfig, TrainError};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -96,13 +96,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
 
 fn run_config(a: &Args, path: &std::path::Path) -> Result<(), Failure> {
     let mut cfg = TrainConfig::from_file(path).map_err(|e| Failure::new(Code::Input, e))?;
-    cfg.epochs = a.epochs.unwrap_or(cfg.epochs);
-    cfg.steps_per_epoch = a.steps_per_epoch.or(cfg.steps_per_epoch);
-    cfg.batch_size = a.batch_size.unwrap_or(cfg.batch_size);
-    cfg.seed = a.seed.unwrap_or(cfg.seed);
-    if let Some(d) = &a.device {
-        cfg.device = d.clone();
-    }
+    overrides(a).apply(&mut cfg);
     let base = path
         .parent()
         .map(|p| p.to_path_buf())
@@ -121,17 +115,23 @@ fn run_config(a: &Args, path: &std::path::Path) -> Result<(), Failure> {
     Ok(())
 }
 
+fn overrides(a: &Args) -> RunOverrides {
+    RunOverrides {
+        epochs: a.epochs,
+        steps_per_epoch: a.steps_per_epoch,
+        batch_size: a.batch_size,
+        device: a.device.clone(),
+        seed: a.seed,
+    }
+}
+
 fn run_recipe(a: &Args) -> Result<(), Failure> {
     let opts = RecipeOptions {
         data: a.data.clone().unwrap_or_default(),
         output: a.output.clone().unwrap_or_default(),
         label_scheme: a.label_scheme,
         model_config: a.model_config.clone(),
-        epochs: a.epochs,
-        steps_per_epoch: a.steps_per_epoch,
-        batch_size: a.batch_size,
-        device: a.device.clone(),
-        seed: a.seed,
+        overrides: overrides(a),
         half: a.half,
         quiet: a.json,
     };

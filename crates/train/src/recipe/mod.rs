@@ -12,7 +12,7 @@ use std::time::Instant;
 use deepneuro_models::UNetConfig;
 use serde::Serialize;
 
-use crate::config::{LabelScheme, TrainConfig};
+use crate::config::{LabelScheme, RunOverrides, TrainConfig};
 use crate::{detect_label_scheme, split_cases, train, TrainError, TrainReport};
 
 pub use discover::Naming;
@@ -34,16 +34,8 @@ pub struct RecipeOptions {
     /// A U-Net config replacing each net's `[model]` (its input channels
     /// are set to each net's).
     pub model_config: Option<PathBuf>,
-    /// Passes over the training cases.
-    pub epochs: Option<usize>,
-    /// At most this many optimisation steps per epoch.
-    pub steps_per_epoch: Option<usize>,
-    /// Patches per optimisation step.
-    pub batch_size: Option<usize>,
-    /// `auto`, `cpu` or `cuda:N`.
-    pub device: Option<String>,
-    /// Seed of the weights, the split, the batch order and the augmentation.
-    pub seed: Option<u64>,
+    /// Epochs, steps, batch size, device and seed replacing each net's.
+    pub overrides: RunOverrides,
     /// Also writes the best weights as f16 (`best_f16.safetensors`) and
     /// points `models.toml` at them.
     pub half: bool,
@@ -177,13 +169,7 @@ fn apply(
         *last = channels;
     }
     cfg.model.validate()?;
-    cfg.epochs = opts.epochs.unwrap_or(cfg.epochs);
-    cfg.steps_per_epoch = opts.steps_per_epoch.or(cfg.steps_per_epoch);
-    cfg.batch_size = opts.batch_size.unwrap_or(cfg.batch_size);
-    cfg.seed = opts.seed.unwrap_or(cfg.seed);
-    if let Some(d) = &opts.device {
-        cfg.device = d.clone();
-    }
+    opts.overrides.apply(cfg);
     cfg.callbacks.progress &= !opts.quiet;
     Ok(())
 }
